@@ -1,0 +1,171 @@
+"""Run configuration: one flat, validated dataclass, and the profiles that fill it in.
+
+A profile (``smoke``, ``cpu``, ``paper``) is a set of defaults; any field can be overridden by a
+papermill parameter or ``--set name=value`` on the command line. A run is identified by the hash
+of its whole configuration (the teacher's included), so a changed parameter trains anew.
+"""
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from .data import DATASETS
+from .distillers import METHODS
+from .models import MODELS
+
+SCHEDULES = ("cosine", "step")
+NOT_HASHED = ("data_root",)  # where the data lives does not change the experiment
+
+
+class ConfigError(ValueError):
+    """A parameter outside what is allowed; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    profile: str
+    method: str
+    model: str
+    dataset: str = "fashion_mnist"
+    data_root: str | None = None
+    train_subset: int | None = None
+    test_subset: int | None = None
+    val_size: int = 0
+    subset_seed: int = 12345
+    crop_padding: int = 2
+    flip: bool = True
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    milestones: tuple[int, ...] = ()
+    lr_decay: float = 0.1
+    channels_last: bool = True
+    teacher_cache: bool = True
+    seed: int = 0
+    teacher: str | None = None
+    teacher_epochs: int | None = None
+    teacher_train_subset: int | None = None
+    teacher_seed: int = 0
+    method_params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        _check_choice("profile", self.profile, PROFILES)
+        _check_choice("method", self.method, METHODS)
+        _check_choice("model", self.model, MODELS)
+        _check_choice("dataset", self.dataset, DATASETS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        for name in ("epochs", "batch_size"):
+            _check_int(name, getattr(self, name), minimum=1)
+        for name in ("val_size", "crop_padding", "seed", "teacher_seed", "subset_seed"):
+            _check_int(name, getattr(self, name), minimum=0)
+        for name in ("train_subset", "test_subset", "teacher_train_subset", "teacher_epochs"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), minimum=1)
+        _check_number("lr", self.lr, low=0, low_open=True)
+        _check_number("momentum", self.momentum, low=0, high=1)
+        _check_number("weight_decay", self.weight_decay, low=0)
+        _check_number("lr_decay", self.lr_decay, low=0, high=1, low_open=True)
+        if any(not isinstance(m, int) or not 0 < m <= self.epochs for m in self.milestones):
+            raise ConfigError(f"milestones: must be epochs in 1..{self.epochs}, got {list(self.milestones)}")
+        distiller = METHODS[self.method]
+        if distiller.needs_teacher:
+            if self.teacher is None:
+                raise ConfigError(f"teacher: method {self.method!r} needs a teacher model, one of {sorted(MODELS)}")
+            _check_choice("teacher", self.teacher, MODELS)
+        try:
+            object.__setattr__(self, "method_params",
+                               dataclasses.asdict(distiller.Config(**self.method_params)))
+        except TypeError:
+            allowed = [f.name for f in fields(distiller.Config)]
+            raise ConfigError(f"method_params: method {self.method!r} takes {allowed}, "
+                              f"got {sorted(self.method_params)}") from None
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def teacher_config(self) -> "RunConfig | None":
+        """The configuration that trains this run's teacher (itself a cached run)."""
+        if self.teacher is None or not METHODS[self.method].needs_teacher:
+            return None
+        return replace(self, method="vanilla", model=self.teacher, method_params={},
+                       train_subset=self.teacher_train_subset, epochs=self.teacher_epochs or self.epochs,
+                       seed=self.teacher_seed, teacher=None, teacher_epochs=None,
+                       teacher_train_subset=None, teacher_seed=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["milestones"] = list(self.milestones)
+        return out
+
+    def run_id(self) -> str:
+        """Hash of everything that changes the experiment, the teacher's configuration included."""
+        content = {k: v for k, v in self.to_dict().items() if k not in NOT_HASHED}
+        teacher = self.teacher_config()
+        content["teacher_config"] = teacher.run_id() if teacher else None
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ConfigError(f"{name}: must be one of {sorted(allowed)}, got {value!r}")
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_number(name, value, low=None, high=None, low_open=False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    ok = ok and (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
+    if not ok:
+        bounds = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "")
+        raise ConfigError(f"{name}: must be a number {bounds}, got {value!r}")
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # CI and nbval: seconds a run on 2 cores. One run per teacher, so no logit cache.
+    "smoke": dict(dataset="fashion_mnist", train_subset=500, test_subset=500, epochs=2,
+                  model="resnet8", teacher="resnet14", teacher_epochs=2, teacher_train_subset=1000,
+                  teacher_cache=False),
+    # The published book (book/reproduce.md says why): the teacher trained once on all 60k
+    # Fashion-MNIST images, the student on a 5k class-balanced subset, the full 10k test set.
+    "cpu": dict(dataset="fashion_mnist", train_subset=5000, epochs=10, model="resnet8",
+                teacher="resnet14", teacher_epochs=3, teacher_train_subset=None),
+    # RepDistiller's CIFAR-100 recipe (CRD paper, Tian et al. 2020): 240 epochs, batch 64,
+    # lr 0.05 decayed x0.1 at 150/180/210, SGD momentum 0.9, weight decay 5e-4, crop pad 4 + flip.
+    "paper": dict(dataset="cifar100", epochs=240, batch_size=64, lr=0.05, schedule="step",
+                  milestones=(150, 180, 210), lr_decay=0.1, crop_padding=4, flip=True,
+                  model="resnet20", teacher="resnet56", teacher_epochs=240, channels_last=False),
+}
+RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params"}
+
+
+def make_config(method: str, profile: str = "cpu", **overrides) -> RunConfig:
+    """A run configuration: the profile's defaults, then ``overrides``.
+
+    Overrides may name any RunConfig field or any parameter of the method's Config (for KD:
+    ``temperature``, ``ce_weight``, ``kd_weight``).
+    """
+    _check_choice("profile", profile, PROFILES)
+    _check_choice("method", method, METHODS)
+    method_fields = {f.name for f in fields(METHODS[method].Config)}
+    unknown = set(overrides) - RUN_FIELDS - method_fields
+    if unknown:
+        raise ConfigError(f"{sorted(unknown)[0]}: not a parameter; run fields are {sorted(RUN_FIELDS)}, "
+                          f"method {method!r} takes {sorted(method_fields)}")
+    run = {**PROFILES[profile], **{k: v for k, v in overrides.items() if k in RUN_FIELDS}}
+    if "milestones" in run:
+        run["milestones"] = tuple(run["milestones"])
+    params = {k: v for k, v in overrides.items() if k in method_fields}
+    return RunConfig(profile=profile, method=method, method_params=params, **run)
+
+
+def from_dict(data: dict) -> RunConfig:
+    """Rebuild a RunConfig from its stored dictionary (as written by ``to_dict``)."""
+    data = dict(data)
+    data["milestones"] = tuple(data.get("milestones", ()))
+    return RunConfig(**data)

@@ -1,0 +1,62 @@
+"""The distiller base: a trainable student beside a frozen teacher (mdistiller's pattern)."""
+import torch
+from torch import nn
+
+
+class Distiller(nn.Module):
+    """Holds the student, an optional frozen teacher and any extra trainable modules.
+
+    Subclasses implement ``forward_train(x, y, keys=None) -> (student_logits, {name: loss})``;
+    the trainer sums the dict. ``keys`` identify each image's augmented view so that teacher
+    logits can come from a precomputed cache (:meth:`teacher_logits`).
+    """
+
+    needs_teacher = False
+
+    def __init__(self, student: nn.Module, teacher: nn.Module | None = None):
+        super().__init__()
+        if self.needs_teacher and teacher is None:
+            raise ValueError(f"teacher: method {type(self).__name__} needs a teacher model")
+        self.student = student
+        self.teacher = teacher
+        self.logit_cache: torch.Tensor | None = None  # (images * views) x classes
+        if teacher is not None:
+            teacher.requires_grad_(False)
+            teacher.eval()
+
+    def train(self, mode: bool = True) -> "Distiller":
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()  # BN statistics of the teacher never move
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.student(x)
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """State of everything but the teacher: what a checkpoint must hold."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("teacher.")}
+
+    def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("teacher.")]
+        if missing or unexpected:
+            raise ValueError(f"checkpoint: does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if not name.startswith("teacher.") and p.requires_grad]
+
+    def extra_parameter_count(self) -> int:
+        """Trainable parameters beyond the student's own (connectors, regressors, heads)."""
+        student = sum(p.numel() for p in self.student.parameters() if p.requires_grad)
+        return sum(p.numel() for p in self.trainable_parameters()) - student
+
+    def teacher_logits(self, x: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
+        """The frozen teacher's logits for batch ``x``, from the view cache when one is attached."""
+        if self.logit_cache is not None and keys is not None:
+            return self.logit_cache[keys]
+        with torch.no_grad():
+            return self.teacher(x)
+
+    def forward_train(self, x: torch.Tensor, y: torch.Tensor, keys: torch.Tensor | None = None):
+        raise NotImplementedError

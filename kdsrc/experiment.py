@@ -1,0 +1,137 @@
+"""``run(config)``: return the stored result of a configuration, training it first if needed.
+
+Wires data, models, distillers, the trainer and the results store. A teacher is itself a run
+(``config.teacher_config()``), trained and cached the same way; its final weights are kept beside
+its JSON so every student distilled from it loads the same network (``weights_only=True``).
+"""
+import functools
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from . import provenance, results
+from .config import ConfigError, RunConfig
+from .data import load_dataset
+from .distillers import METHODS
+from .models import build_model, count_parameters
+from .teacher_cache import build_logit_cache
+from .train import evaluate, fit, load_checkpoint, peak_memory_mb, save_atomic
+
+
+class MissingRun(RuntimeError):
+    """A stored run was required (``KDSRC_REQUIRE_STORED=1``) but none exists."""
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(cfg_data: tuple):
+    name, root, train_subset, val_size, test_subset, subset_seed = cfg_data
+    return load_dataset(name, Path(root) if root else None, train_subset, val_size, test_subset, subset_seed)
+
+
+def dataset_for(cfg: RunConfig):
+    """The in-memory dataset of a configuration (loaded once per process)."""
+    return _dataset((cfg.dataset, cfg.data_root, cfg.train_subset, cfg.val_size, cfg.test_subset, cfg.subset_seed))
+
+
+def weights_path(cfg: RunConfig, root: Path | None = None) -> Path:
+    return results.run_path(cfg, root).with_suffix(".pt")
+
+
+def load_weights(cfg: RunConfig, root: Path | None = None) -> torch.nn.Module:
+    """The trained network of a stored vanilla run (used as a teacher)."""
+    data = dataset_for(cfg)
+    model = build_model(cfg.model, data.num_classes, data.in_channels)
+    path = weights_path(cfg, root)
+    if not path.exists():
+        raise ValueError(f"teacher: the stored run {results.run_path(cfg, root)} has no weights file {path.name}; "
+                         "delete the run's JSON to train it again")
+    model.load_state_dict(load_checkpoint(path))
+    return model
+
+
+def _logit_cache(teacher_cfg: RunConfig, teacher, cfg: RunConfig, root: Path, device) -> torch.Tensor:
+    data_key = f"{cfg.dataset}-{cfg.train_subset}-{cfg.val_size}-{cfg.subset_seed}-p{cfg.crop_padding}-f{int(cfg.flip)}"
+    path = root / "cache" / f"logits_{teacher_cfg.run_id()}_{data_key}_cl{int(cfg.channels_last)}.pt"
+    if path.exists():
+        return load_checkpoint(path)
+    logits = build_logit_cache(teacher.to(device), dataset_for(cfg), cfg, device)
+    save_atomic(logits, path)
+    return logits
+
+
+def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> dict:
+    """The stored result of ``cfg``; trains it (and its teacher) first when none is stored.
+
+    A partial run left by an interruption resumes from its checkpoint. With the environment
+    variable ``KDSRC_REQUIRE_STORED=1`` a missing run is an error instead (used by the
+    regression tests of the book's notebooks, which must never train).
+    """
+    root = Path(root) if root else results.results_dir()
+    path = results.run_path(cfg, root)
+    if path.exists():
+        return results.read_run(path)
+    if os.environ.get("KDSRC_REQUIRE_STORED") == "1":
+        raise MissingRun(f"stored run: none for {cfg.method}/{cfg.model} seed {cfg.seed} "
+                         f"(expected {path}); unset KDSRC_REQUIRE_STORED to train it")
+    device = device or default_device()
+    data = dataset_for(cfg)
+    teacher_cfg = cfg.teacher_config()
+    teacher, teacher_acc = None, None
+    if teacher_cfg is not None:
+        teacher_acc = run(teacher_cfg, root, device)["last_test_acc"]
+        teacher = load_weights(teacher_cfg, root)
+
+    torch.manual_seed(cfg.seed)
+    student = build_model(cfg.model, data.num_classes, data.in_channels)
+    distiller = METHODS[cfg.method](student, teacher, METHODS[cfg.method].Config(**cfg.method_params))
+    if teacher is not None and getattr(distiller, "teacher_logits_only", False) and cfg.teacher_cache:
+        distiller.logit_cache = _logit_cache(teacher_cfg, teacher, cfg, root, device).to(device)
+
+    checkpoint = root / "checkpoints" / path.relative_to(root / "runs").with_suffix(".ckpt")
+    start = time.perf_counter()
+    history = fit(distiller, data, cfg, device, checkpoint, desc=f"{cfg.method}:{cfg.model}:s{cfg.seed}")
+    best = max(history, key=lambda r: r["test_acc"])
+    result = {
+        "run_id": cfg.run_id(),
+        "config": cfg.to_dict(),
+        "teacher_run_id": teacher_cfg.run_id() if teacher_cfg else None,
+        "teacher_test_acc": teacher_acc,
+        "history": history,
+        "last_test_acc": history[-1]["test_acc"],
+        "best_test_acc": best["test_acc"],
+        "best_epoch": best["epoch"],
+        "last_val_acc": history[-1]["val_acc"],
+        "seconds_per_epoch": sum(r["epoch_seconds"] for r in history) / len(history),
+        "wall_seconds_this_session": time.perf_counter() - start,
+        "peak_memory_mb": peak_memory_mb(device),
+        "peak_memory_kind": "cuda_max_allocated" if torch.device(device).type == "cuda" else "process_max_rss",
+        "parameters": count_parameters(student),
+        "extra_parameters": distiller.extra_parameter_count(),
+        "code": provenance.code_version(),
+        "libraries": provenance.libraries(),
+        "hardware": provenance.hardware(device),
+        "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if cfg.method == "vanilla":  # any vanilla run can serve as a teacher: keep its weights
+        save_atomic({k: v.cpu() for k, v in student.state_dict().items()}, weights_path(cfg, root))
+    results.write_json(result, path)
+    checkpoint.unlink(missing_ok=True)
+    return result
+
+
+def run_seeds(cfg: RunConfig, seeds: int, root: Path | None = None, device: str | None = None) -> list[dict]:
+    """``run`` for seeds 0 .. seeds-1 of the same configuration."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds: must be an integer >= 1, got {seeds!r}")
+    from dataclasses import replace
+    return [run(replace(cfg, seed=s), root, device) for s in range(seeds)]
+
+
+__all__ = ["run", "run_seeds", "dataset_for", "load_weights", "evaluate", "MissingRun"]

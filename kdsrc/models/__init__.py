@@ -1,0 +1,26 @@
+"""Model zoo: a plain dict from name to constructor; every model has ``forward_features``."""
+from functools import partial
+
+from torch import nn
+
+from .features import Features
+from .resnet import RESNETS, CifarResNet
+from .wrn import WRNS, WideResNet
+
+MODELS = {name: partial(CifarResNet, depth, widths) for name, (depth, widths) in RESNETS.items()}
+MODELS |= {name: partial(WideResNet, depth, widen) for name, (depth, widen) in WRNS.items()}
+
+
+def build_model(name: str, num_classes: int, in_channels: int = 3) -> nn.Module:
+    """Build a model of the zoo by name (RepDistiller's names)."""
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
+    return MODELS[name](num_classes=num_classes, in_channels=in_channels)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+__all__ = ["MODELS", "Features", "build_model", "count_parameters"]

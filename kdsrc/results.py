@@ -1,0 +1,92 @@
+"""The results store: one JSON file a run, loaded into pandas and summarised over seeds.
+
+Runs live under ``<results>/runs/<profile>/<method>/``; papers' reported numbers live, as cited
+data, under ``<results>/reference/``. Nothing here trains.
+"""
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+def results_dir() -> Path:
+    """``$KDSRC_RESULTS`` if set, else the repository's ``results/``."""
+    return Path(os.environ.get("KDSRC_RESULTS", REPO_RESULTS))
+
+
+def run_path(cfg, root: Path | None = None) -> Path:
+    root = root or results_dir()
+    return root / "runs" / cfg.profile / cfg.method / f"{cfg.model}_seed{cfg.seed}_{cfg.run_id()}.json"
+
+
+def write_json(obj, path: Path) -> None:
+    """Write JSON to a temporary file beside ``path``, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_run(path: Path) -> dict:
+    """A stored run; a clear error naming the file if it is unreadable."""
+    try:
+        run = json.loads(Path(path).read_text())
+        run["last_test_acc"], run["config"]  # noqa: B018 - the fields every run has
+        return run
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"stored run: cannot read {path} ({type(exc).__name__}: {exc}); "
+                         "delete it to train the run again") from None
+
+
+def to_frame(runs: list[dict]) -> pd.DataFrame:
+    """One row a run: identity, the method's parameters, and the measured figures."""
+    rows = []
+    for run in runs:
+        cfg = run["config"]
+        rows.append({
+            "method": cfg["method"], "model": cfg["model"],
+            "teacher": cfg["teacher"] if cfg["method"] != "vanilla" else None,
+            "seed": cfg["seed"], **cfg["method_params"],
+            "last_acc": run["last_test_acc"], "best_acc": run["best_test_acc"],
+            "best_epoch": run["best_epoch"], "epochs": cfg["epochs"],
+            "sec_per_epoch": run["seconds_per_epoch"], "peak_mem_mb": run["peak_memory_mb"],
+            "params": run["parameters"], "run_id": run["run_id"],
+        })
+    return pd.DataFrame(rows)
+
+
+def load_runs(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
+    """Every stored run (of one profile, if given) as a DataFrame."""
+    base = (root or results_dir()) / "runs"
+    pattern = f"{profile}/*/*.json" if profile else "*/*/*.json"
+    return to_frame([read_run(p) for p in sorted(base.glob(pattern))])
+
+
+def summarise(frame: pd.DataFrame, by: list[str], digits: int = 2) -> pd.DataFrame:
+    """Mean ± sample std over seeds of last- and best-epoch accuracy, with n and cost."""
+    grouped = frame.groupby(by, dropna=False, sort=False)
+    out = grouped.agg(n=("seed", "count"), last_mean=("last_acc", "mean"), last_std=("last_acc", "std"),
+                      best_mean=("best_acc", "mean"), best_std=("best_acc", "std"),
+                      sec_per_epoch=("sec_per_epoch", "mean")).reset_index()
+    for kind in ("last", "best"):
+        out[f"{kind} acc (%)"] = [_pm(m, s, digits) for m, s in zip(out[f"{kind}_mean"], out[f"{kind}_std"])]
+    return out
+
+
+def _pm(mean: float, std: float, digits: int) -> str:
+    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def paired_gain(frame: pd.DataFrame, baseline: pd.DataFrame, digits: int = 2) -> str:
+    """Mean ± std over seeds of (run - baseline run of the same seed), last-epoch accuracy."""
+    merged = frame.merge(baseline[["seed", "last_acc"]], on="seed", suffixes=("", "_base"))
+    gain = merged["last_acc"] - merged["last_acc_base"]
+    return _pm(gain.mean(), gain.std(), digits)
+
+
+def reference(name: str, root: Path | None = None) -> pd.DataFrame:
+    """A table of papers' reported numbers (cited data, never our results)."""
+    return pd.read_csv((root or REPO_RESULTS) / "reference" / f"{name}.csv")

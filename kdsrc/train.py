@@ -1,0 +1,142 @@
+"""The training loop shared by every method: SGD, LR schedule, evaluation, checkpoint and resume.
+
+It knows no method: it sums the loss dictionary the distiller returns. Everything random
+(initialisation aside) draws from one generator whose state is checkpointed, so a killed run
+resumed from its last checkpoint ends exactly where an uninterrupted run does.
+"""
+import math
+import os
+import resource
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import augment
+from .data import Dataset, Split, to_model_input
+from .distillers import Distiller
+
+
+def learning_rate(cfg, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """LR at 0-based ``epoch`` and ``step``: cosine to 0 per step, or RepDistiller's step decay.
+
+    RepDistiller's rule: ``lr * decay ** #(e > m for m in milestones)`` for the 1-based epoch e.
+    """
+    if cfg.schedule == "cosine":
+        progress = (epoch * steps_per_epoch + step) / (cfg.epochs * steps_per_epoch)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.lr * cfg.lr_decay ** sum(epoch + 1 > m for m in cfg.milestones)
+
+
+def _as_input(images, data: Dataset, cfg, device, views=None):
+    x = to_model_input(images.to(device, non_blocking=True), data.mean, data.std, views,
+                       cfg.crop_padding, cfg.flip)
+    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, split: Split, data: Dataset, cfg, device, batch_size: int = 256) -> float:
+    """Top-1 accuracy (%) of ``model`` in eval mode on ``split`` without augmentation."""
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    for start in range(0, len(split), batch_size):
+        x = _as_input(split.images[start:start + batch_size], data, cfg, device)
+        correct += (model(x).argmax(1) == split.labels[start:start + batch_size].to(device)).sum()
+    model.train(was_training)
+    return 100.0 * correct.item() / len(split)
+
+
+def peak_memory_mb(device) -> float:
+    """Peak CUDA memory allocated on a GPU; peak resident memory of this process on a CPU."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def save_atomic(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint with ``weights_only=True``; a clear error if it is unreadable."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"checkpoint: cannot read {path} ({type(exc).__name__}: {exc}); "
+                         "delete it to start the run afresh") from None
+
+
+def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path | None = None,
+        desc: str = "") -> list[dict]:
+    """Train ``distiller`` on ``data.train`` for ``cfg.epochs`` epochs; return the per-epoch history.
+
+    ``cfg`` supplies the optimisation fields of a :class:`kdsrc.config.RunConfig`. When
+    ``checkpoint`` exists the run resumes from it; a checkpoint is written atomically after every
+    epoch.
+    """
+    distiller.to(device)
+    if cfg.channels_last:
+        distiller.to(memory_format=torch.channels_last)
+    params = distiller.trainable_parameters()
+    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    generator = torch.Generator(device=device).manual_seed(10_000 + cfg.seed)
+    history: list[dict] = []
+    if checkpoint is not None and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        distiller.load_trainable_state(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        history = state["history"]
+
+    train = data.train
+    n, augmenting = len(train), cfg.crop_padding > 0 or cfg.flip
+    views_per_image = augment.num_views(cfg.crop_padding, cfg.flip)
+    steps = math.ceil(n / cfg.batch_size)
+    images, labels = train.images.to(device), train.labels.to(device)
+    bar = tqdm(range(len(history), cfg.epochs), desc=desc, initial=len(history), total=cfg.epochs,
+               disable=None, leave=False)
+    for epoch in bar:
+        distiller.train()
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=generator, device=device)
+        sums: dict[str, torch.Tensor] = {}
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        for step in range(steps):
+            index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            views = augment.random_views(len(index), cfg.crop_padding, cfg.flip, generator) if augmenting else None
+            x = _as_input(images[index], data, cfg, device, views)
+            y = labels[index]
+            keys = index * views_per_image + (views if augmenting else 0)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, epoch, step, steps)
+            logits, losses = distiller.forward_train(x, y, keys)
+            loss = sum(losses.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0) + value.detach() * len(index)
+            correct += (logits.argmax(1) == y).sum()
+        seconds = time.perf_counter() - start
+        record = {
+            "epoch": epoch + 1,
+            "lr_last": learning_rate(cfg, epoch, steps - 1, steps),
+            "train_loss": {k: v.item() / n for k, v in sums.items()},
+            "train_acc": 100.0 * correct.item() / n,
+            "test_acc": evaluate(distiller.student, data.test, data, cfg, device),
+            "val_acc": evaluate(distiller.student, data.val, data, cfg, device) if data.val else None,
+            "epoch_seconds": seconds,
+        }
+        record["train_loss"]["total"] = sum(record["train_loss"].values())
+        history.append(record)
+        bar.set_postfix(loss=f"{record['train_loss']['total']:.3f}", acc=f"{record['test_acc']:.2f}")
+        if checkpoint is not None:
+            save_atomic({"model": distiller.trainable_state(), "optimizer": optimizer.state_dict(),
+                         "generator": generator.get_state(), "history": history}, checkpoint)
+    return history

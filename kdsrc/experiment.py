@@ -81,6 +81,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         raise MissingRun(f"stored run: none for {cfg.method}/{cfg.model} seed {cfg.seed} "
                          f"(expected {path}); unset KDSRC_REQUIRE_STORED to train it")
     device = device or default_device()
+    code = provenance.code_version()  # the code as it was when training started
     data = dataset_for(cfg)
     teacher_cfg = cfg.teacher_config()
     teacher, teacher_acc = None, None
@@ -114,7 +115,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         "peak_memory_kind": "cuda_max_allocated" if torch.device(device).type == "cuda" else "process_max_rss",
         "parameters": count_parameters(student),
         "extra_parameters": distiller.extra_parameter_count(),
-        "code": provenance.code_version(),
+        "code": code,
         "libraries": provenance.libraries(),
         "hardware": provenance.hardware(device),
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -128,8 +128,8 @@ def _check_number(name, value, low=None, high=None, low_open=False):
 
 PROFILES: dict[str, dict[str, Any]] = {
     # CI and nbval: seconds a run on 2 cores. One run per teacher, so no logit cache.
-    "smoke": dict(dataset="fashion_mnist", train_subset=500, test_subset=500, epochs=2,
-                  model="resnet8", teacher="resnet14", teacher_epochs=2, teacher_train_subset=1000,
+    "smoke": dict(dataset="fashion_mnist", train_subset=1000, test_subset=500, epochs=3, batch_size=64,
+                  model="resnet8", teacher="resnet14", teacher_epochs=3, teacher_train_subset=2000,
                   teacher_cache=False),
     # The published book (book/reproduce.md says why): the teacher trained once on all 60k
     # Fashion-MNIST images, the student on a 5k class-balanced subset, the full 10k test set.
@@ -141,7 +141,7 @@ PROFILES: dict[str, dict[str, Any]] = {
                   milestones=(150, 180, 210), lr_decay=0.1, crop_padding=4, flip=True,
                   model="resnet20", teacher="resnet56", teacher_epochs=240, channels_last=False),
 }
-RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params"}
+RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params", "method", "profile"}
 
 
 def make_config(method: str, profile: str = "cpu", **overrides) -> RunConfig:

@@ -5,8 +5,9 @@ Wires data, models, distillers, the trainer and the results store. A teacher is 
 its JSON so every student distilled from it loads the same network (``weights_only=True``).
 """
 import functools
-import os
+import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 
 from . import provenance, results
 from .config import ConfigError, RunConfig
-from .data import load_dataset
+from .data import load_dataset, to_model_input
 from .distillers import METHODS
 from .models import build_model, count_parameters
 from .teacher_cache import build_logit_cache
@@ -22,7 +23,22 @@ from .train import evaluate, fit, load_checkpoint, peak_memory_mb, save_atomic
 
 
 class MissingRun(RuntimeError):
-    """A stored run was required (``KDSRC_REQUIRE_STORED=1``) but none exists."""
+    """A stored run was required (``stored_only``) but none exists."""
+
+
+_SESSION = {"root": None, "stored_only": False}
+
+
+def use(results_root: str | Path | None = None, fresh: bool = False, stored_only: bool = False) -> Path:
+    """Set where this process's runs are read and written; return that folder.
+
+    ``fresh=True`` uses a new temporary folder, so everything trains anew without touching the
+    stored runs; ``stored_only=True`` makes a missing run an error instead of training it (the
+    book's regression tests use it: re-executing a chapter must never train).
+    """
+    root = Path(tempfile.mkdtemp(prefix="kdsrc-")) if fresh else (Path(results_root) if results_root else None)
+    _SESSION.update(root=root, stored_only=stored_only)
+    return root or results.results_dir()
 
 
 def default_device() -> str:
@@ -40,8 +56,13 @@ def dataset_for(cfg: RunConfig):
     return _dataset((cfg.dataset, cfg.data_root, cfg.train_subset, cfg.val_size, cfg.test_subset, cfg.subset_seed))
 
 
+def _root(root: str | Path | None) -> Path:
+    """The results folder: ``root`` if given, else the one chosen by :func:`use`, else the default."""
+    return Path(root or _SESSION["root"] or results.results_dir())
+
+
 def weights_path(cfg: RunConfig, root: Path | None = None) -> Path:
-    return results.run_path(cfg, root).with_suffix(".pt")
+    return results.run_path(cfg, _root(root)).with_suffix(".pt")
 
 
 def load_weights(cfg: RunConfig, root: Path | None = None) -> torch.nn.Module:
@@ -50,10 +71,17 @@ def load_weights(cfg: RunConfig, root: Path | None = None) -> torch.nn.Module:
     model = build_model(cfg.model, data.num_classes, data.in_channels)
     path = weights_path(cfg, root)
     if not path.exists():
-        raise ValueError(f"teacher: the stored run {results.run_path(cfg, root)} has no weights file {path.name}; "
+        raise ValueError(f"teacher: the stored run {path.with_suffix('.json')} has no weights file {path.name}; "
                          "delete the run's JSON to train it again")
     model.load_state_dict(load_checkpoint(path))
     return model
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, images: torch.Tensor, data) -> torch.Tensor:
+    """Logits of ``model`` in eval mode for uint8 ``images`` of ``data`` (no augmentation)."""
+    model.eval()
+    return model(to_model_input(images, data.mean, data.std))
 
 
 def _logit_cache(teacher_cfg: RunConfig, teacher, cfg: RunConfig, root: Path, device) -> torch.Tensor:
@@ -69,17 +97,16 @@ def _logit_cache(teacher_cfg: RunConfig, teacher, cfg: RunConfig, root: Path, de
 def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> dict:
     """The stored result of ``cfg``; trains it (and its teacher) first when none is stored.
 
-    A partial run left by an interruption resumes from its checkpoint. With the environment
-    variable ``KDSRC_REQUIRE_STORED=1`` a missing run is an error instead (used by the
-    regression tests of the book's notebooks, which must never train).
+    A partial run left by an interruption resumes from its checkpoint. ``root`` defaults to the
+    folder chosen by :func:`use`, else :func:`kdsrc.results.results_dir`.
     """
-    root = Path(root) if root else results.results_dir()
+    root = _root(root)
     path = results.run_path(cfg, root)
     if path.exists():
         return results.read_run(path)
-    if os.environ.get("KDSRC_REQUIRE_STORED") == "1":
+    if _SESSION["stored_only"]:
         raise MissingRun(f"stored run: none for {cfg.method}/{cfg.model} seed {cfg.seed} "
-                         f"(expected {path}); unset KDSRC_REQUIRE_STORED to train it")
+                         f"(expected {path}); run without stored_only to train it")
     device = device or default_device()
     code = provenance.code_version()  # the code as it was when training started
     data = dataset_for(cfg)
@@ -131,8 +158,7 @@ def run_seeds(cfg: RunConfig, seeds: int, root: Path | None = None, device: str 
     """``run`` for seeds 0 .. seeds-1 of the same configuration."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"seeds: must be an integer >= 1, got {seeds!r}")
-    from dataclasses import replace
     return [run(replace(cfg, seed=s), root, device) for s in range(seeds)]
 
 
-__all__ = ["run", "run_seeds", "dataset_for", "load_weights", "evaluate", "MissingRun"]
+__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "evaluate", "MissingRun"]

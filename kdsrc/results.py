@@ -52,6 +52,7 @@ def to_frame(runs: list[dict]) -> pd.DataFrame:
             "seed": cfg["seed"], **cfg["method_params"],
             "last_acc": run["last_test_acc"], "best_acc": run["best_test_acc"],
             "best_epoch": run["best_epoch"], "epochs": cfg["epochs"],
+            "final_train_loss": run["history"][-1]["train_loss"]["total"],
             "sec_per_epoch": run["seconds_per_epoch"], "peak_mem_mb": run["peak_memory_mb"],
             "params": run["parameters"], "run_id": run["run_id"],
         })
@@ -90,3 +91,13 @@ def paired_gain(frame: pd.DataFrame, baseline: pd.DataFrame, digits: int = 2) ->
 def reference(name: str, root: Path | None = None) -> pd.DataFrame:
     """A table of papers' reported numbers (cited data, never our results)."""
     return pd.read_csv((root or REPO_RESULTS) / "reference" / f"{name}.csv")
+
+
+def cited_gains(cited: pd.DataFrame, method: str) -> pd.DataFrame:
+    """One row per teacher-student pair of a cited table: teacher, student alone, ``method``, gain."""
+    roles = {"teacher": "teacher acc", "student": "student acc", method: f"{method} acc"}
+    rows = cited[cited.method.isin(roles)].assign(method=lambda f: f.method.map(roles))
+    table = rows.pivot_table(index=["paper", "table", "teacher", "student"], columns="method",
+                             values="value", sort=False).reset_index()
+    table[f"{method} gain"] = (table[f"{method} acc"] - table["student acc"]).round(2)
+    return table[["paper", "table", "teacher", "student", *roles.values(), f"{method} gain"]]

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import augment
 from .data import Dataset, Split, to_model_input

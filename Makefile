@@ -1,0 +1,74 @@
+# kd-companion: `make book` builds the book, `make test` runs every test (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+PROFILE ?= cpu
+TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+BUILD := _build
+STAGE := $(BUILD)/book
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.py))
+NAMES := $(notdir $(basename $(NOTEBOOKS)))
+export PATH := $(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: book test env data notebooks pair regression-notebooks bench clean
+
+## book: set up, execute the notebooks (from stored runs when present), build the HTML book
+book: env data notebooks
+	rm -rf $(STAGE)/book $(STAGE)/_build
+	cp -r _config.yml _toc.yml book $(STAGE)/
+	jupyter-book build -W --keep-going $(STAGE)
+	@echo "book: $(abspath $(STAGE))/_build/html/index.html"
+
+## test: set up, then the whole suite (unit tests + nbval regression of the notebooks)
+test: env data
+	$(BIN)/python -m pytest
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_PINS)
+	$(BIN)/pip install --quiet -e ".[book,test]"
+	touch $@
+
+## data: Fashion-MNIST from Debian's dataset-fashion-mnist when apt-get is usable and no copy is found
+data:
+	@if [ -z "$$KDSRC_DATA" ] && [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
+	    && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+
+## notebooks: execute every chapter with papermill into the staging tree (sources stay clean)
+notebooks: env
+	@mkdir -p $(STAGE)/notebooks $(BUILD)/src
+	@set -e; for nb in $(NAMES); do \
+	  jupytext --quiet --to ipynb -o $(BUILD)/src/$$nb.ipynb notebooks/$$nb.py; \
+	  echo "papermill $$nb (profile $(PROFILE))"; \
+	  papermill --no-progress-bar -k python3 -p profile $(PROFILE) \
+	    $(BUILD)/src/$$nb.ipynb $(STAGE)/notebooks/$$nb.ipynb; \
+	done
+
+## pair: regenerate the paired .ipynb files from the .py sources (the .py files are the truth)
+pair: env
+	jupytext --quiet --update --to ipynb $(NOTEBOOKS)
+
+## regression-notebooks: re-record the nbval references (smoke: trains anew; cpu: stored runs only)
+regression-notebooks: env
+	@mkdir -p tests/notebooks/smoke tests/notebooks/cpu $(BUILD)/src
+	@set -e; for nb in $(NAMES); do \
+	  jupytext --quiet --to ipynb -o $(BUILD)/src/$$nb.ipynb notebooks/$$nb.py; \
+	  papermill --no-progress-bar -k python3 -f tests/notebooks/smoke.yaml -p fresh_results True \
+	    $(BUILD)/src/$$nb.ipynb tests/notebooks/smoke/$$nb.ipynb; \
+	  papermill --no-progress-bar -k python3 -p profile cpu -p stored_only True \
+	    $(BUILD)/src/$$nb.ipynb tests/notebooks/cpu/$$nb.ipynb; \
+	done
+
+## bench: images/s of the cpu-profile student alone vs KD
+bench: env data
+	$(BIN)/python -m kdsrc bench
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,81 @@
+"""Command line: ``python -m kdsrc {train,list,bench}``. Bad parameters exit 2 with one line."""
+import argparse
+import ast
+import json
+import sys
+
+from . import __version__
+
+
+def _value(text: str):
+    """``--set`` values: Python literals (numbers, True/False/None, lists), else the plain string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set: expected name=value, got {pair!r}")
+        out[name.strip()] = _value(value.strip())
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kdsrc", description="kd-companion: train, list, benchmark.")
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one run (or return its stored result)",
+                           description="Train one run; a stored run with the same configuration is returned "
+                                       "as it is, and an interrupted one resumes from its checkpoint.")
+    train.add_argument("--method", required=True, help="a method from `list`")
+    train.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="override any config field or method parameter, e.g. --set temperature=2")
+    train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    train.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
+    sub.add_parser("list", help="methods, models and profiles")
+    bench = sub.add_parser("bench", help="images/s of the student alone vs KD for a profile's pair")
+    bench.add_argument("--profile", default="cpu")
+    bench.add_argument("--epochs", type=int, default=2)
+    bench.add_argument("--device", default="cpu")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    from .config import PROFILES, make_config
+    from .distillers import METHODS
+    from .models import MODELS
+    try:
+        if args.command == "list":
+            print("methods: " + ", ".join(METHODS))
+            print("models: " + ", ".join(MODELS))
+            print("profiles: " + ", ".join(PROFILES))
+        elif args.command == "train":
+            from . import experiment, results
+            cfg = make_config(args.method, args.profile, seed=args.seed, **_overrides(args.set))
+            root = results.Path(args.results) if args.results else None
+            run = experiment.run(cfg, root, args.device)
+            print(json.dumps({"run": str(results.run_path(cfg, root)), "last_test_acc": run["last_test_acc"],
+                              "best_test_acc": run["best_test_acc"], "best_epoch": run["best_epoch"],
+                              "seconds_per_epoch": round(run["seconds_per_epoch"], 2)}))
+        elif args.command == "bench":
+            from .bench import bench
+            if args.profile not in PROFILES:
+                raise ValueError(f"profile: must be one of {sorted(PROFILES)}, got {args.profile!r}")
+            for key, value in bench(args.profile, args.epochs, args.device).items():
+                print(f"{key:28s} {value:.2f}" if isinstance(value, float) else f"{key:28s} {value}")
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"kdsrc: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

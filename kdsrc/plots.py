@@ -1,0 +1,60 @@
+"""Figures for the book. They read stored runs and tensors; they never train."""
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+import torch
+
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def sample_grid(split, per_class: int = 6, class_names=FASHION_CLASSES):
+    """A grid of the first ``per_class`` images of every class."""
+    classes = int(split.labels.max()) + 1
+    fig, axes = plt.subplots(classes, per_class, figsize=(per_class * 0.9, classes * 0.95))
+    for c in range(classes):
+        index = torch.nonzero(split.labels == c).flatten()[:per_class]
+        for ax, i in zip(axes[c], index):
+            image = split.images[i]
+            ax.imshow(image[0] if image.shape[0] == 1 else image.permute(1, 2, 0), cmap="gray_r")
+            ax.set_xticks([]), ax.set_yticks([])
+        axes[c][0].set_ylabel(class_names[c] if class_names else c, rotation=0, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(runs: dict[str, list[dict]], metric: str = "test_acc"):
+    """Per-epoch ``metric`` of each labelled group of runs: mean line and the band of seeds."""
+    rows = [{"label": label, "seed": r["config"]["seed"], "epoch": h["epoch"], metric: h[metric]}
+            for label, group in runs.items() for r in group for h in r["history"]]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    sns.lineplot(pd.DataFrame(rows), x="epoch", y=metric, hue="label", errorbar=("pi", 100), ax=ax)
+    ax.set_ylabel("test accuracy (%)" if metric == "test_acc" else metric)
+    ax.legend(title=None)
+    fig.tight_layout()
+    return fig
+
+
+def softmax_temperatures(logits, temperatures=(1, 2, 4, 8, 20), class_names=None):
+    """How a softmax over ``logits`` flattens as the temperature grows."""
+    logits = torch.as_tensor(logits, dtype=torch.float64)
+    rows = [{"T": f"T={t}", "class": (class_names[i] if class_names else str(i)), "probability": p}
+            for t in temperatures for i, p in enumerate(torch.softmax(logits / t, 0).tolist())]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    sns.barplot(pd.DataFrame(rows), x="class", y="probability", hue="T", ax=ax)
+    ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    return fig
+
+
+def sweep(frame: pd.DataFrame, x: str, y: str = "last_acc", baseline: float | None = None,
+          baseline_label: str = "student alone"):
+    """Accuracy against one swept parameter; an optional horizontal line for a baseline."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    sns.pointplot(frame, x=x, y=y, errorbar=("pi", 100), ax=ax, linestyles="-")
+    if baseline is not None:
+        ax.axhline(baseline, ls="--", color="gray", label=baseline_label)
+        ax.legend()
+    ax.set_ylabel("last-epoch test accuracy (%)")
+    fig.tight_layout()
+    return fig

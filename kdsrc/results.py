@@ -100,4 +100,6 @@ def cited_gains(cited: pd.DataFrame, method: str) -> pd.DataFrame:
     table = rows.pivot_table(index=["paper", "table", "teacher", "student"], columns="method",
                              values="value", sort=False).reset_index()
     table[f"{method} gain"] = (table[f"{method} acc"] - table["student acc"]).round(2)
-    return table[["paper", "table", "teacher", "student", *roles.values(), f"{method} gain"]]
+    provenance = rows.groupby(["paper", "table", "teacher", "student"], sort=False)[["verified", "source"]].first()
+    table = table.merge(provenance.reset_index(), on=["paper", "table", "teacher", "student"])
+    return table[["paper", "table", "teacher", "student", *roles.values(), f"{method} gain", "verified", "source"]]

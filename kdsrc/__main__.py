@@ -9,6 +9,8 @@ from . import __version__
 
 def _value(text: str):
     """``--set`` values: Python literals (numbers, True/False/None, lists), else the plain string."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -59,7 +61,11 @@ def main(argv=None) -> int:
             print("profiles: " + ", ".join(PROFILES))
         elif args.command == "train":
             from . import experiment, results
-            cfg = make_config(args.method, args.profile, seed=args.seed, **_overrides(args.set))
+            overrides = _overrides(args.set)
+            for flag in ("method", "profile"):
+                if flag in overrides:
+                    raise ValueError(f"{flag}: give it as --{flag}, not --set")
+            cfg = make_config(args.method, args.profile, **{"seed": args.seed, **overrides})
             root = results.Path(args.results) if args.results else None
             run = experiment.run(cfg, root, args.device)
             print(json.dumps({"run": str(results.run_path(cfg, root)), "last_test_acc": run["last_test_acc"],
@@ -72,7 +78,7 @@ def main(argv=None) -> int:
             for key, value in bench(args.profile, args.epochs, args.device).items():
                 print(f"{key:28s} {value:.2f}" if isinstance(value, float) else f"{key:28s} {value}")
     except (ValueError, RuntimeError, OSError) as exc:
-        print(f"kdsrc: error: {exc}", file=sys.stderr)
+        print("kdsrc: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
     return 0
 

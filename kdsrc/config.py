@@ -7,6 +7,7 @@ of its whole configuration (the teacher's included), so a changed parameter trai
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -69,6 +70,9 @@ class RunConfig:
         _check_number("momentum", self.momentum, low=0, high=1)
         _check_number("weight_decay", self.weight_decay, low=0)
         _check_number("lr_decay", self.lr_decay, low=0, high=1, low_open=True)
+        for name in ("flip", "channels_last", "teacher_cache"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name}: must be True or False, got {getattr(self, name)!r}")
         if any(not isinstance(m, int) or not 0 < m <= self.epochs for m in self.milestones):
             raise ConfigError(f"milestones: must be epochs in 1..{self.epochs}, got {list(self.milestones)}")
         distiller = METHODS[self.method]
@@ -119,7 +123,7 @@ def _check_int(name, value, minimum):
 
 
 def _check_number(name, value, low=None, high=None, low_open=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
     if not ok:
         bounds = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "")
@@ -159,7 +163,7 @@ def make_config(method: str, profile: str = "cpu", **overrides) -> RunConfig:
                           f"method {method!r} takes {sorted(method_fields)}")
     run = {**PROFILES[profile], **{k: v for k, v in overrides.items() if k in RUN_FIELDS}}
     if "milestones" in run:
-        run["milestones"] = tuple(run["milestones"])
+        run["milestones"] = _milestones(run["milestones"])
     params = {k: v for k, v in overrides.items() if k in method_fields}
     return RunConfig(profile=profile, method=method, method_params=params, **run)
 
@@ -167,5 +171,11 @@ def make_config(method: str, profile: str = "cpu", **overrides) -> RunConfig:
 def from_dict(data: dict) -> RunConfig:
     """Rebuild a RunConfig from its stored dictionary (as written by ``to_dict``)."""
     data = dict(data)
-    data["milestones"] = tuple(data.get("milestones", ()))
+    data["milestones"] = _milestones(data.get("milestones", ()))
     return RunConfig(**data)
+
+
+def _milestones(value) -> tuple:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"milestones: must be a list of epochs, got {value!r}")
+    return tuple(value)

@@ -5,6 +5,8 @@ files of Debian's ``dataset-fashion-mnist`` package, in a torchvision root, and 
 torchvision's own download. CIFAR-10/100 load from a root the user names. Normalisation and
 augmentation happen later, batched on the training device (:func:`to_model_input`).
 """
+import gzip
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -12,7 +14,6 @@ from pathlib import Path
 
 import torch
 from torchvision import datasets
-from torchvision.datasets.utils import extract_archive
 
 from . import augment
 
@@ -70,7 +71,11 @@ def _from_torchvision(ds) -> Split:
 
 
 def _stage_fashion_files(source: Path, root: Path) -> Path | None:
-    """Make a torchvision root under ``root`` from a folder holding the four IDX files (.gz or not)."""
+    """Make a torchvision root under ``root`` from a folder holding the four IDX files (.gz or not).
+
+    Files are copied or decompressed to a temporary name and renamed, so an interruption never
+    leaves a truncated file behind.
+    """
     raw = root / "FashionMNIST" / "raw"
     for name in FASHION_FILES:
         if (raw / name).exists():
@@ -82,7 +87,10 @@ def _stage_fashion_files(source: Path, root: Path) -> Path | None:
             os.replace(tmp, raw / name)
         elif (source / f"{name}.gz").exists():
             raw.mkdir(parents=True, exist_ok=True)
-            extract_archive(str(source / f"{name}.gz"), str(raw))
+            tmp = raw / f".{name}.partial"
+            with gzip.open(source / f"{name}.gz", "rb") as packed, open(tmp, "wb") as unpacked:
+                shutil.copyfileobj(packed, unpacked)
+            os.replace(tmp, raw / name)
         else:
             return None
     return root
@@ -94,7 +102,8 @@ def _fashion_candidates(root: Path | None):
     staging = default_root() / "staged"
     if env:
         yield f"$KDSRC_DATA={env} (a torchvision root)", lambda: Path(env)
-        yield f"$KDSRC_DATA={env} (a folder of IDX files)", lambda: _stage_fashion_files(Path(env), staging / "env")
+        key = hashlib.sha256(str(Path(env).resolve()).encode()).hexdigest()[:12]
+        yield f"$KDSRC_DATA={env} (a folder of IDX files)", lambda: _stage_fashion_files(Path(env), staging / f"env-{key}")
     yield f"Debian package dataset-fashion-mnist at {DEBIAN_FASHION_MNIST}", \
         lambda: _stage_fashion_files(DEBIAN_FASHION_MNIST, staging / "debian")
     tv_root = root or default_root()
@@ -168,7 +177,7 @@ def load_dataset(name: str, root: Path | None = None, train_subset: int | None =
             raise DataNotFound(f"data_root: {name} needs a data_root (a torchvision root); none given")
         train, test = load_cifar(name, Path(root))
     else:
-        raise ValueError(f"dataset must be one of {list(DATASETS)}, got {name!r}")
+        raise ValueError(f"dataset: must be one of {list(DATASETS)}, got {name!r}")
     num_classes = int(train.labels.max()) + 1
     val = None
     if val_size:

@@ -19,7 +19,7 @@ from .data import load_dataset, to_model_input
 from .distillers import METHODS
 from .models import build_model, count_parameters
 from .teacher_cache import build_logit_cache
-from .train import evaluate, fit, load_checkpoint, peak_memory_mb, save_atomic
+from .train import fit, load_checkpoint, peak_memory_mb, save_atomic
 
 
 class MissingRun(RuntimeError):
@@ -161,4 +161,4 @@ def run_seeds(cfg: RunConfig, seeds: int, root: Path | None = None, device: str 
     return [run(replace(cfg, seed=s), root, device) for s in range(seeds)]
 
 
-__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "evaluate", "MissingRun"]
+__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "MissingRun"]

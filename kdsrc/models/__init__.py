@@ -14,7 +14,7 @@ MODELS |= {name: partial(WideResNet, depth, widen) for name, (depth, widen) in W
 def build_model(name: str, num_classes: int, in_channels: int = 3) -> nn.Module:
     """Build a model of the zoo by name (RepDistiller's names)."""
     if name not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
+        raise ValueError(f"model: must be one of {sorted(MODELS)}, got {name!r}")
     return MODELS[name](num_classes=num_classes, in_channels=in_channels)
 
 

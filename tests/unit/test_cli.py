@@ -1,0 +1,114 @@
+"""``python -m kdsrc``: help, list, a real training run, and one-line errors that leave no files."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from kdsrc import results
+from kdsrc.config import make_config
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_SETS = ["--set", "epochs=1", "--set", "train_subset=100", "--set", "test_subset=100"]
+
+
+def kdsrc(*args):
+    return subprocess.run([sys.executable, "-m", "kdsrc", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+
+
+def files_under(folder):
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file()) if Path(folder).exists() else []
+
+
+def assert_one_line_error(proc, name):
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"kdsrc: error: {name}:"), lines[0]
+
+
+def test_help_exits_zero():
+    proc = kdsrc("--help")
+    assert proc.returncode == 0 and "train" in proc.stdout and "list" in proc.stdout
+
+
+def test_list_prints_methods_models_and_profiles():
+    proc = kdsrc("list")
+    assert proc.returncode == 0
+    lines = dict(line.split(": ", 1) for line in proc.stdout.strip().splitlines())
+    assert set(lines["methods"].split(", ")) == {"vanilla", "kd"}
+    assert {"resnet8", "resnet32x4", "wrn_40_2"} <= set(lines["models"].split(", "))
+    assert lines["profiles"].split(", ") == ["smoke", "cpu", "paper"]
+
+
+@pytest.mark.parametrize("args,name", [
+    (["--method", "nope"], "method"),
+    (["--method", "kd", "--set", "model=foo"], "model"),
+    (["--method", "kd", "--profile", "nope"], "profile"),
+    (["--method", "kd", "--set", "temperature=-1"], "temperature"),
+    (["--method", "kd", "--set", "kd_weight=-0.5"], "kd_weight"),
+    (["--method", "kd", "--set", "nope=1"], "nope"),
+    (["--method", "kd", "--set", "epochs"], "--set"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_bad_parameter_exits_with_one_line_naming_it_and_writes_nothing(tmp_path, args, name):
+    proc = kdsrc("train", "--profile", "smoke", *args, "--results", tmp_path / "results")
+    assert_one_line_error(proc, name)
+    assert files_under(tmp_path / "results") == []
+
+
+@pytest.mark.parametrize("pair", ["seed=3", "method=vanilla"])
+def test_set_of_a_flag_parameter_is_not_a_traceback(tmp_path, pair):
+    proc = kdsrc("train", "--method", "kd", "--profile", "smoke", "--set", pair, "--set", "epochs=0",
+                 "--results", tmp_path)
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("kdsrc: error:")
+
+
+TINY_VANILLA = make_config("vanilla", "smoke", epochs=1, train_subset=100, test_subset=100)
+
+
+def test_corrupt_stored_run_is_a_one_line_error_and_is_left_alone(tmp_path):
+    path = results.run_path(TINY_VANILLA, tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text("{ not json")
+    proc = kdsrc("train", "--method", "vanilla", "--profile", "smoke", *TINY_SETS, "--results", tmp_path)
+    assert_one_line_error(proc, "stored run")
+    assert str(path) in proc.stderr
+    assert files_under(tmp_path) == [path] and path.read_text() == "{ not json"
+
+
+def _truncated_checkpoint(path):
+    torch.save({"model": {"w": torch.zeros(1000)}, "history": []}, path)
+    path.write_bytes(path.read_bytes()[:500])
+
+
+def _garbage_checkpoint(path):
+    path.write_bytes(b"not a checkpoint\n" * 10)
+
+
+@pytest.mark.parametrize("corrupt", [
+    _truncated_checkpoint,
+    _garbage_checkpoint,
+], ids=["truncated", "garbage"])
+def test_corrupt_checkpoint_is_a_one_line_error(tmp_path, corrupt):
+    path = tmp_path / "checkpoints" / results.run_path(TINY_VANILLA, tmp_path).relative_to(tmp_path / "runs")
+    path = path.with_suffix(".ckpt")
+    path.parent.mkdir(parents=True)
+    corrupt(path)
+    proc = kdsrc("train", "--method", "vanilla", "--profile", "smoke", *TINY_SETS, "--results", tmp_path)
+    assert_one_line_error(proc, "checkpoint")
+    assert str(path) in proc.stderr
+    assert files_under(tmp_path) == [path]
+
+
+def test_train_kd_prints_a_json_line_and_stores_the_run(tmp_path):
+    proc = kdsrc("train", "--method", "kd", "--profile", "smoke", *TINY_SETS, "--set", "teacher_epochs=1",
+                 "--set", "teacher_train_subset=100", "--results", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    line = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert 0 <= line["last_test_acc"] <= 100 and line["best_epoch"] == 1
+    stored = json.loads(Path(line["run"]).read_text())
+    assert Path(line["run"]).parent == tmp_path / "runs" / "smoke" / "kd"
+    assert stored["last_test_acc"] == line["last_test_acc"] and stored["config"]["method"] == "kd"

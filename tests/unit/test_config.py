@@ -1,0 +1,146 @@
+"""RunConfig: profile defaults, overrides, validation messages, run identity and round trips."""
+import json
+from dataclasses import replace
+
+import pytest
+
+from kdsrc.config import PROFILES, ConfigError, from_dict, make_config
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_make_config_applies_every_profile_default(profile):
+    cfg = make_config("kd", profile)
+    for name, value in PROFILES[profile].items():
+        assert getattr(cfg, name) == value, name
+
+
+def test_smoke_profile_is_a_small_fashion_mnist_run_without_logit_cache():
+    cfg = make_config("kd", "smoke")
+    assert (cfg.dataset, cfg.model, cfg.teacher) == ("fashion_mnist", "resnet8", "resnet14")
+    assert cfg.train_subset <= 2000 and cfg.test_subset <= 1000 and cfg.epochs <= 5
+    assert cfg.teacher_train_subset <= 5000 and cfg.teacher_epochs <= 5 and cfg.teacher_cache is False
+
+
+def test_cpu_profile_defaults():
+    cfg = make_config("kd", "cpu")
+    assert (cfg.dataset, cfg.train_subset, cfg.test_subset, cfg.epochs) == ("fashion_mnist", 5000, None, 10)
+    assert (cfg.model, cfg.teacher, cfg.teacher_epochs, cfg.teacher_train_subset) == ("resnet8", "resnet14", 3, None)
+    assert cfg.schedule == "cosine" and cfg.crop_padding == 2 and cfg.flip
+
+
+def test_paper_profile_is_repdistillers_cifar100_recipe():
+    cfg = make_config("kd", "paper")
+    assert (cfg.dataset, cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay) == \
+        ("cifar100", 240, 64, 0.05, 0.9, 5e-4)
+    assert (cfg.schedule, cfg.milestones, cfg.lr_decay, cfg.crop_padding) == ("step", (150, 180, 210), 0.1, 4)
+    assert (cfg.model, cfg.teacher) == ("resnet20", "resnet56")
+
+
+def test_kd_method_params_default_to_repdistillers_kd_recipe():
+    assert make_config("kd", "smoke").method_params == {"temperature": 4.0, "ce_weight": 0.1, "kd_weight": 0.9}
+    assert make_config("vanilla", "smoke").method_params == {}
+
+
+def test_overrides_set_run_fields_and_method_params():
+    cfg = make_config("kd", "smoke", epochs=3, model="resnet20", milestones=[1, 2], temperature=2.0, ce_weight=0.5)
+    assert (cfg.epochs, cfg.model, cfg.milestones) == (3, "resnet20", (1, 2))
+    assert cfg.method_params == {"temperature": 2.0, "ce_weight": 0.5, "kd_weight": 0.9}
+    assert cfg.profile == "smoke" and cfg.method == "kd"
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: make_config("nope", "smoke"), "method"),
+    (lambda: make_config("kd", "nope"), "profile"),
+    (lambda: make_config("kd", "smoke", model="resnet9000"), "model"),
+    (lambda: make_config("kd", "smoke", teacher="resnet9000"), "teacher"),
+    (lambda: make_config("kd", "smoke", dataset="imagenet"), "dataset"),
+    (lambda: make_config("kd", "smoke", schedule="linear"), "schedule"),
+    (lambda: make_config("kd", "smoke", temperature=0), "temperature"),
+    (lambda: make_config("kd", "smoke", temperature=-1.0), "temperature"),
+    (lambda: make_config("kd", "smoke", ce_weight=-0.1), "ce_weight"),
+    (lambda: make_config("kd", "smoke", kd_weight=-0.5), "kd_weight"),
+    (lambda: make_config("kd", "smoke", epochs=0), "epochs"),
+    (lambda: make_config("kd", "smoke", epochs=2.5), "epochs"),
+    (lambda: make_config("kd", "smoke", batch_size=True), "batch_size"),
+    (lambda: make_config("kd", "smoke", lr=0), "lr"),
+    (lambda: make_config("kd", "smoke", lr=float("nan")), "lr"),
+    (lambda: make_config("kd", "smoke", momentum=1.5), "momentum"),
+    (lambda: make_config("kd", "smoke", weight_decay=-1e-4), "weight_decay"),
+    (lambda: make_config("kd", "smoke", lr_decay=0), "lr_decay"),
+    (lambda: make_config("kd", "smoke", train_subset=0), "train_subset"),
+    (lambda: make_config("kd", "smoke", nope=1), "nope"),
+    (lambda: make_config("vanilla", "smoke", temperature=2.0), "temperature"),
+    (lambda: make_config("kd", "smoke", epochs=4, milestones=[2, 5]), "milestones"),
+    (lambda: make_config("kd", "smoke", milestones=[0]), "milestones"),
+    (lambda: make_config("kd", "smoke", teacher=None), "teacher"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_bad_parameter_raises_config_error_starting_with_its_name(call, name):
+    with pytest.raises(ConfigError) as info:
+        call()
+    assert str(info.value).startswith(f"{name}:")
+
+
+@pytest.mark.parametrize("name", ["lr", "weight_decay"])
+def test_infinite_number_raises_config_error(name):
+    with pytest.raises(ConfigError, match=f"^{name}:"):
+        make_config("kd", "smoke", **{name: float("inf")})
+
+
+@pytest.mark.parametrize("name", ["flip", "channels_last", "teacher_cache"])
+def test_boolean_field_given_a_string_raises_config_error(name):
+    with pytest.raises(ConfigError, match=f"^{name}:"):
+        make_config("kd", "smoke", **{name: "false"})
+
+
+def test_scalar_milestones_raise_config_error():
+    with pytest.raises(ConfigError, match="^milestones:"):
+        make_config("kd", "paper", milestones=150)
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+@pytest.mark.parametrize("change", [dict(seed=1), dict(temperature=2.0), dict(teacher_epochs=5),
+                                    dict(teacher_seed=1), dict(epochs=7), dict(model="resnet14"),
+                                    dict(teacher_train_subset=300), dict(kd_weight=0.5)],
+                         ids=lambda d: next(iter(d)))
+def test_run_id_changes_with_any_hashed_field(change):
+    assert make_config("kd", "smoke", **change).run_id() != make_config("kd", "smoke").run_id()
+
+
+def test_run_id_ignores_where_the_data_lives():
+    assert make_config("kd", "smoke", data_root="/somewhere/else").run_id() == make_config("kd", "smoke").run_id()
+
+
+def test_run_id_is_stable_across_calls():
+    assert make_config("kd", "smoke").run_id() == make_config("kd", "smoke").run_id()
+
+
+def test_teacher_config_is_a_vanilla_run_of_the_teacher_model():
+    cfg = make_config("kd", "smoke", teacher_seed=3, seed=7)
+    teacher = cfg.teacher_config()
+    assert (teacher.method, teacher.model, teacher.method_params) == ("vanilla", "resnet14", {})
+    assert (teacher.epochs, teacher.train_subset, teacher.seed) == (cfg.teacher_epochs, cfg.teacher_train_subset, 3)
+    assert teacher.teacher is None and teacher.teacher_config() is None
+    assert (teacher.test_subset, teacher.dataset, teacher.profile) == (cfg.test_subset, cfg.dataset, cfg.profile)
+
+
+def test_teacher_config_falls_back_to_the_students_epochs():
+    assert make_config("kd", "smoke", teacher_epochs=None, epochs=3).teacher_config().epochs == 3
+
+
+def test_vanilla_run_has_no_teacher_config():
+    assert make_config("vanilla", "smoke").teacher_config() is None
+
+
+@pytest.mark.parametrize("cfg", [make_config("kd", "smoke", temperature=2.0),
+                                 make_config("vanilla", "paper", data_root="/data")], ids=["kd", "vanilla"])
+def test_from_dict_round_trips_to_dict_through_json(cfg):
+    again = from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg and again.run_id() == cfg.run_id()
+
+
+def test_replace_revalidates():
+    with pytest.raises(ConfigError, match="^seed:"):
+        replace(make_config("kd", "smoke"), seed=-1)

@@ -1,0 +1,94 @@
+"""The trainer: seeded determinism, exact resume after a real kill, checkpoint cleanup, LR schedules."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from kdsrc import experiment
+from kdsrc.config import make_config
+from kdsrc.train import learning_rate
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = [sys.executable, "-m", "kdsrc", "train", "--method", "vanilla", "--profile", "smoke",
+         "--set", "epochs=4", "--set", "train_subset=200", "--set", "test_subset=100", "--set", "batch_size=50"]
+
+
+def _history(result):
+    return [{k: v for k, v in record.items() if k != "epoch_seconds"} for record in result["history"]]
+
+
+def test_same_config_and_seed_give_identical_history(tiny_config, tmp_path):
+    cfg = tiny_config("vanilla")
+    first = experiment.run(cfg, root=tmp_path / "a")
+    second = experiment.run(cfg, root=tmp_path / "b")
+    assert _history(first) == _history(second)
+    assert len(first["history"]) == cfg.epochs
+
+
+def test_different_seed_gives_different_history(tiny_config, tmp_path):
+    first = experiment.run(tiny_config("vanilla", seed=0), root=tmp_path)
+    other = experiment.run(tiny_config("vanilla", seed=1), root=tmp_path)
+    assert [r["train_loss"] for r in _history(first)] != [r["train_loss"] for r in _history(other)]
+
+
+def test_checkpoint_is_removed_once_the_run_is_stored(tiny_config, tmp_path):
+    experiment.run(tiny_config("vanilla", epochs=1), root=tmp_path)
+    assert list((tmp_path / "runs").rglob("*.json"))
+    assert not list((tmp_path / "checkpoints").rglob("*.ckpt"))
+
+
+def _stored(results):
+    [path] = list((results / "runs").rglob("*.json"))
+    return json.loads(path.read_text())
+
+
+def test_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path):
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    proc = subprocess.Popen(TRAIN + ["--results", str(killed)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    epochs_done, deadline = 0, time.monotonic() + 120
+    while epochs_done < 1 and proc.poll() is None and time.monotonic() < deadline:
+        for ckpt in (killed / "checkpoints").rglob("*.ckpt"):
+            epochs_done = len(torch.load(ckpt, weights_only=True)["history"])
+        time.sleep(0.02)
+    proc.kill()  # SIGKILL: no cleanup runs
+    _, stderr = proc.communicate()
+    assert epochs_done >= 1, f"no checkpoint with a finished epoch appeared (rc {proc.returncode}): {stderr[-2000:]}"
+    assert proc.returncode == -9, "the run finished before it could be killed; make its epochs longer"
+    assert not list((killed / "runs").rglob("*.json"))
+    [ckpt] = list((killed / "checkpoints").rglob("*.ckpt"))
+    assert 1 <= len(torch.load(ckpt, weights_only=True)["history"]) < 4
+
+    subprocess.run(TRAIN + ["--results", str(killed)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(TRAIN + ["--results", str(clean)], cwd=ROOT, check=True, capture_output=True)
+    resumed, uninterrupted = _stored(killed), _stored(clean)
+    assert _history(resumed) == _history(uninterrupted)
+    assert resumed["last_test_acc"] == uninterrupted["last_test_acc"]
+    assert [r["epoch"] for r in resumed["history"]] == [1, 2, 3, 4]
+    assert not list((killed / "checkpoints").rglob("*.ckpt"))
+
+
+@pytest.fixture
+def paper():
+    return make_config("vanilla", "paper")
+
+
+@pytest.mark.parametrize("epoch,expected", [(0, 0.05), (149, 0.05), (150, 0.005), (179, 0.005),
+                                            (180, 5e-4), (209, 5e-4), (210, 5e-5), (239, 5e-5)])
+def test_step_schedule_decays_after_repdistillers_milestones(paper, epoch, expected):
+    # RepDistiller: lr * 0.1 ** #(e > m) for the 1-based epoch e = epoch + 1, the same for every step.
+    for step in (0, 99):
+        assert learning_rate(paper, epoch, step, 100) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cosine_schedule_goes_from_lr_down_to_nearly_zero():
+    cfg = make_config("vanilla", "cpu", epochs=10, lr=0.1)
+    lrs = [learning_rate(cfg, e, s, 20) for e in range(10) for s in range(20)]
+    assert lrs[0] == pytest.approx(0.1)
+    assert 0 < lrs[-1] < 1e-3 * 0.1
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert learning_rate(cfg, 5, 0, 20) == pytest.approx(0.05)  # halfway

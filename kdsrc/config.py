@@ -54,6 +54,7 @@ class RunConfig:
     method_params: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        _as_floats(self)
         _check_choice("profile", self.profile, PROFILES)
         _check_choice("method", self.method, METHODS)
         _check_choice("model", self.model, MODELS)
@@ -81,8 +82,8 @@ class RunConfig:
                 raise ConfigError(f"teacher: method {self.method!r} needs a teacher model, one of {sorted(MODELS)}")
             _check_choice("teacher", self.teacher, MODELS)
         try:
-            object.__setattr__(self, "method_params",
-                               dataclasses.asdict(distiller.Config(**self.method_params)))
+            params = distiller.Config(**self.method_params)
+            object.__setattr__(self, "method_params", dataclasses.asdict(_as_floats(params)))
         except TypeError:
             allowed = [f.name for f in fields(distiller.Config)]
             raise ConfigError(f"method_params: method {self.method!r} takes {allowed}, "
@@ -110,6 +111,16 @@ class RunConfig:
         teacher = self.teacher_config()
         content["teacher_config"] = teacher.run_id() if teacher else None
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _as_floats(config):
+    """Store whole numbers given for float fields as floats, so ``temperature=4`` and
+    ``temperature=4.0`` are the same configuration (and the same run hash)."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.type in (float, "float") and isinstance(value, int) and not isinstance(value, bool):
+            object.__setattr__(config, f.name, float(value))
+    return config
 
 
 def _check_choice(name, value, allowed):

@@ -25,7 +25,7 @@
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of the student alone and of KD
 temperatures = [1, 2, 4, 8]  # temperature sweep (seed 0, default weights)
-weights = [[0.1, 0.9], [0.5, 0.5], [0.0, 1.0]]  # (ce_weight, kd_weight) sweep (seed 0, T = 4)
+weights = [[0.1, 0.9], [0.5, 0.5], [0.0, 1.0]]  # (ce_weight, kd_weight) pairs: seed 0, default temperature
 fresh_results = False  # True: train everything anew in a temporary folder
 stored_only = False  # True: fail instead of training a missing run (regression tests)
 

@@ -144,3 +144,8 @@ def test_from_dict_round_trips_to_dict_through_json(cfg):
 def test_replace_revalidates():
     with pytest.raises(ConfigError, match="^seed:"):
         replace(make_config("kd", "smoke"), seed=-1)
+
+
+def test_whole_number_for_a_float_field_is_the_same_run_as_the_float():
+    assert make_config("kd", "cpu", temperature=4).run_id() == make_config("kd", "cpu", temperature=4.0).run_id()
+    assert make_config("kd", "cpu", lr=1).run_id() == make_config("kd", "cpu", lr=1.0).run_id()

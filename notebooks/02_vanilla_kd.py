@@ -123,6 +123,17 @@ table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over al
 plots.learning_curves({"student alone": alone, "student + KD": distilled});
 
 # %% [markdown]
+# What distillation costs here: training seconds per epoch of the stored runs (mean over seeds)
+# and the ratio to the student alone. With the teacher's logits looked up in the view cache the
+# teacher adds almost nothing per epoch; its one-time cost is its own training and one pass over
+# all views. Timings depend on the machine and on what else it was doing.
+
+# %%
+cost = frame[frame.run != "teacher"].groupby("run", sort=False)["sec_per_epoch"].mean().to_frame()
+cost["ratio to alone"] = cost["sec_per_epoch"] / cost.loc["student alone", "sec_per_epoch"]
+cost.round(2)
+
+# %% [markdown]
 # ## Sweeping the temperature
 #
 # One seed per point: this shows the trend, not a significant ranking of neighbouring values.

@@ -10,7 +10,6 @@ STAGE := $(BUILD)/book
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.py))
 NAMES := $(notdir $(basename $(NOTEBOOKS)))
 export PATH := $(BIN):$(PATH)
-export MPLBACKEND := Agg
 
 .PHONY: book test env data notebooks pair regression-notebooks bench clean
 

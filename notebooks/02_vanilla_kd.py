@@ -178,7 +178,8 @@ plots.sweep(weight_frame, x="(ce, kd)", baseline=alone_seed0, baseline_label="st
 
 # %%
 # NBVAL_CHECK_OUTPUT
-ours = table[["run", "model", "n", "last acc (%)"]].assign(data=f"{data.name} ({profile} profile)")
+ours = table[["run", "model", "n", "last acc (%)", "paired gain over alone"]].assign(
+    data=f"{data.name} ({profile} profile)")
 ours
 
 # %%

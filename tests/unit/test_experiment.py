@@ -8,6 +8,7 @@ import torch
 
 from kdsrc import experiment, results
 from kdsrc.models import build_model
+from kdsrc.train import evaluate
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +60,7 @@ def test_vanilla_run_keeps_final_weights_loadable_with_weights_only(tiny_config,
     model = build_model(cfg.model, 10, 1)
     model.load_state_dict(state)
     data = experiment.dataset_for(cfg)
-    assert experiment.evaluate(model, data.test, data, cfg, "cpu") == result["last_test_acc"]
+    assert evaluate(model, data.test, data, cfg, "cpu") == result["last_test_acc"]
 
 
 def test_kd_run_trains_its_teacher_as_a_stored_vanilla_run(tiny_config, tmp_path):

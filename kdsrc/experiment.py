@@ -65,10 +65,11 @@ def weights_path(cfg: RunConfig, root: Path | None = None) -> Path:
     return results.run_path(cfg, _root(root)).with_suffix(".pt")
 
 
-def load_weights(cfg: RunConfig, root: Path | None = None) -> torch.nn.Module:
-    """The trained network of a stored vanilla run (used as a teacher)."""
-    data = dataset_for(cfg)
-    model = build_model(cfg.model, data.num_classes, data.in_channels)
+def load_weights(cfg: RunConfig, root: Path | None = None, model: torch.nn.Module | None = None) -> torch.nn.Module:
+    """The trained network of a stored vanilla run (used as a teacher), loaded into ``model`` if given."""
+    if model is None:
+        data = dataset_for(cfg)
+        model = build_model(cfg.model, data.num_classes, data.in_channels)
     path = weights_path(cfg, root)
     if not path.exists():
         raise ValueError(f"teacher: the stored run {path.with_suffix('.json')} has no weights file {path.name}; "
@@ -112,14 +113,21 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
     data = dataset_for(cfg)
     teacher_cfg = cfg.teacher_config()
     teacher, teacher_acc = None, None
-    if teacher_cfg is not None:
-        teacher_acc = run(teacher_cfg, root, device)["last_test_acc"]
-        teacher = load_weights(teacher_cfg, root)
+    if teacher_cfg is not None:  # its architecture now, its weights once the distiller is known to fit it
+        teacher = build_model(teacher_cfg.model, data.num_classes, data.in_channels)
 
     torch.manual_seed(cfg.seed)
     student = build_model(cfg.model, data.num_classes, data.in_channels)
-    distiller = METHODS[cfg.method](student, teacher, METHODS[cfg.method].Config(**cfg.method_params))
-    if teacher is not None and getattr(distiller, "teacher_logits_only", False) and cfg.teacher_cache:
+    method = METHODS[cfg.method]
+    example = to_model_input(data.train.images[:2], data.mean, data.std)
+    try:
+        distiller = method(student, teacher, method.Config(**cfg.method_params), example=example)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if teacher_cfg is not None:
+        teacher_acc = run(teacher_cfg, root, device)["last_test_acc"]
+        load_weights(teacher_cfg, root, teacher)
+    if teacher is not None and getattr(method, "teacher_logits_only", False) and cfg.teacher_cache:
         distiller.logit_cache = _logit_cache(teacher_cfg, teacher, cfg, root, device).to(device)
 
     checkpoint = root / "checkpoints" / path.relative_to(root / "runs").with_suffix(".ckpt")

@@ -6,8 +6,9 @@ from torch import nn
 class Distiller(nn.Module):
     """Holds the student, an optional frozen teacher and any extra trainable modules.
 
-    Subclasses implement ``forward_train(x, y, keys=None) -> (student_logits, {name: loss})``;
-    the trainer sums the dict. ``keys`` identify each image's augmented view so that teacher
+    Subclasses take ``(student, teacher, config, example)``, where ``example`` is a small input batch
+    for sizing connectors, and implement ``forward_train(x, y, keys=None) -> (student_logits,
+    {name: loss})``; the trainer sums the dict. ``keys`` identify each image's augmented view so that teacher
     logits can come from a precomputed cache (:meth:`teacher_logits`).
     """
 
@@ -51,6 +52,11 @@ class Distiller(nn.Module):
         student = sum(p.numel() for p in self.student.parameters() if p.requires_grad)
         return sum(p.numel() for p in self.trainable_parameters()) - student
 
+    def teacher_features(self, x: torch.Tensor):
+        """The frozen teacher's :class:`kdsrc.models.Features` for batch ``x``, without gradients."""
+        with torch.no_grad():
+            return self.teacher.forward_features(x)
+
     def teacher_logits(self, x: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
         """The frozen teacher's logits for batch ``x``, from the view cache when one is attached."""
         if self.logit_cache is not None and keys is not None:
@@ -60,3 +66,13 @@ class Distiller(nn.Module):
 
     def forward_train(self, x: torch.Tensor, y: torch.Tensor, keys: torch.Tensor | None = None):
         raise NotImplementedError
+
+
+@torch.no_grad()
+def feature_shapes(model: nn.Module, example: torch.Tensor):
+    """Shapes of ``model``'s stage features for an example batch, without touching its BN statistics."""
+    was_training = model.training
+    model.eval()
+    features = model.forward_features(example)
+    model.train(was_training)
+    return [f.shape for f in features.stages]

@@ -36,7 +36,7 @@ class KD(Distiller):
     needs_teacher = True
     teacher_logits_only = True  # the teacher's logits may come from the view cache
 
-    def __init__(self, student, teacher, config: KDConfig = KDConfig()):
+    def __init__(self, student, teacher, config: KDConfig = KDConfig(), example=None):
         super().__init__(student, teacher)
         self.config = config
 

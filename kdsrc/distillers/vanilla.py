@@ -16,7 +16,7 @@ class Vanilla(Distiller):
 
     Config = VanillaConfig
 
-    def __init__(self, student, teacher=None, config: VanillaConfig = VanillaConfig()):
+    def __init__(self, student, teacher=None, config: VanillaConfig = VanillaConfig(), example=None):
         super().__init__(student, None)
         self.config = config
 

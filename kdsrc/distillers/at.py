@@ -1,0 +1,55 @@
+"""Attention transfer (Zagoruyko & Komodakis 2017).
+
+The student matches the teacher's spatial attention maps (channel mean of |F|^p, normalised) at
+the outputs of the residual stages (:func:`kdsrc.losses.at_loss`). Defaults follow the official
+code and RepDistiller: p = 2, beta = 1000 on the sum over the stage outputs (RepDistiller's
+``feats[1:-1]``), cross-entropy weight 1; maps of different size are average-pooled to the
+smaller one, so teacher and student stages need not match in resolution or channels.
+"""
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+
+from ..losses import at_loss
+from .base import Distiller, feature_shapes
+from .validate import require_non_negative, require_positive
+
+
+@dataclass(frozen=True)
+class ATConfig:
+    at_weight: float = 1000.0
+    p: float = 2.0
+    ce_weight: float = 1.0
+    layers: tuple = (1, 2, 3)
+
+    def __post_init__(self):
+        require_non_negative("at_weight", self.at_weight)
+        require_positive("p", self.p)
+        require_non_negative("ce_weight", self.ce_weight)
+        if not self.layers or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in self.layers):
+            raise ValueError(f"layers: must be a non-empty list of stage indices >= 0, got {self.layers!r}")
+        object.__setattr__(self, "layers", tuple(self.layers))
+
+
+class AT(Distiller):
+    """Student trained on CE and the attention-transfer loss over the chosen stages."""
+
+    Config = ATConfig
+    needs_teacher = True
+
+    def __init__(self, student, teacher, config: ATConfig = ATConfig(), example=None):
+        super().__init__(student, teacher)
+        self.config = config
+        taps = min(len(feature_shapes(student, example)), len(feature_shapes(teacher, example)))
+        if max(config.layers) >= taps:
+            raise ValueError(f"layers: stage indices must be in 0..{taps - 1}, got {list(config.layers)}")
+
+    def forward_train(self, x, y, keys=None):
+        features = self.student.forward_features(x)
+        teacher = self.teacher_features(x)
+        layers = self.config.layers
+        return features.logits, {
+            "ce": self.config.ce_weight * F.cross_entropy(features.logits, y),
+            "at": self.config.at_weight * at_loss([features.stages[i] for i in layers],
+                                                  [teacher.stages[i] for i in layers], self.config.p),
+        }

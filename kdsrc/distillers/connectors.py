@@ -1,0 +1,24 @@
+"""Trainable modules that map a student's feature map onto a teacher's."""
+from torch import nn
+
+
+def conv_regressor(student_shape, teacher_shape, relu: bool = True) -> nn.Sequential:
+    """RepDistiller's ``ConvReg`` (models/util.py), the FitNets regressor as the CRD benchmark builds it.
+
+    A conv chosen by the spatial sizes (3x3 stride 2 when the student map is twice as large, a 4x4
+    stride-2 transposed conv when half as large, otherwise a valid conv of kernel
+    ``1 + H_s - H_t``, i.e. 1x1 for equal sizes), then BN and, by default, ReLU: the hint layer's
+    own non-linearity, as FitNets asks of its regressor.
+    """
+    (_, s_c, s_h, s_w), (_, t_c, t_h, t_w) = student_shape, teacher_shape
+    if s_h == 2 * t_h:
+        conv = nn.Conv2d(s_c, t_c, 3, stride=2, padding=1)
+    elif 2 * s_h == t_h:
+        conv = nn.ConvTranspose2d(s_c, t_c, 4, stride=2, padding=1)
+    elif s_h >= t_h:
+        conv = nn.Conv2d(s_c, t_c, (1 + s_h - t_h, 1 + s_w - t_w))
+    else:
+        raise ValueError(f"hint_layer: a student map of {s_h}x{s_w} cannot be regressed onto a teacher map "
+                         f"of {t_h}x{t_w} (the student map must be at least as large, or half as large)")
+    layers = [conv, nn.BatchNorm2d(t_c)] + ([nn.ReLU(inplace=True)] if relu else [])
+    return nn.Sequential(*layers)

@@ -95,6 +95,28 @@ def _logit_cache(teacher_cfg: RunConfig, teacher, cfg: RunConfig, root: Path, de
     return logits
 
 
+def _stage_files(checkpoint: Path) -> tuple[Path, Path]:
+    """The first stage's own checkpoint, and its finished state (so it never runs twice)."""
+    return checkpoint.with_suffix(".stage1.ckpt"), checkpoint.with_suffix(".stage1.pt")
+
+
+def _first_stage(distiller, data, cfg: RunConfig, device, checkpoint: Path) -> dict | None:
+    """Train a two-stage method's first stage (resumable; skipped once finished); its record."""
+    stage = distiller.first_stage()
+    if stage is None:
+        return None
+    stage_checkpoint, finished = _stage_files(checkpoint)
+    if finished.exists():
+        state = load_checkpoint(finished)
+        distiller.load_trainable_state(state["model"])
+        history = state["history"]
+    else:
+        history = fit(distiller, data, cfg, device, stage_checkpoint, desc=f"{cfg.method}:{stage.name}", stage=stage)
+        save_atomic({"model": distiller.trainable_state(), "history": history}, finished)
+    return {"name": stage.name, "epochs": stage.epochs, "history": history,
+            "seconds_per_epoch": sum(r["epoch_seconds"] for r in history) / len(history)}
+
+
 def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> dict:
     """The stored result of ``cfg``; trains it (and its teacher) first when none is stored.
 
@@ -127,11 +149,12 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
     if teacher_cfg is not None:
         teacher_acc = run(teacher_cfg, root, device)["last_test_acc"]
         load_weights(teacher_cfg, root, teacher)
-    if teacher is not None and getattr(method, "teacher_logits_only", False) and cfg.teacher_cache:
+    if teacher is not None and getattr(method, "caches_teacher_logits", False) and cfg.teacher_cache:
         distiller.logit_cache = _logit_cache(teacher_cfg, teacher, cfg, root, device).to(device)
 
     checkpoint = root / "checkpoints" / path.relative_to(root / "runs").with_suffix(".ckpt")
     start = time.perf_counter()
+    first = _first_stage(distiller, data, cfg, device, checkpoint)
     history = fit(distiller, data, cfg, device, checkpoint, desc=f"{cfg.method}:{cfg.model}:s{cfg.seed}")
     best = max(history, key=lambda r: r["test_acc"])
     result = {
@@ -140,6 +163,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         "teacher_run_id": teacher_cfg.run_id() if teacher_cfg else None,
         "teacher_test_acc": teacher_acc,
         "history": history,
+        "first_stage": first,
         "last_test_acc": history[-1]["test_acc"],
         "best_test_acc": best["test_acc"],
         "best_epoch": best["epoch"],
@@ -158,7 +182,8 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
     if cfg.method == "vanilla":  # any vanilla run can serve as a teacher: keep its weights
         save_atomic({k: v.cpu() for k, v in student.state_dict().items()}, weights_path(cfg, root))
     results.write_json(result, path)
-    checkpoint.unlink(missing_ok=True)
+    for leftover in (checkpoint, *_stage_files(checkpoint)):
+        leftover.unlink(missing_ok=True)
     return result
 
 

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from . import augment
 from .data import Dataset, Split, to_model_input
-from .distillers import Distiller
+from .distillers import Distiller, Stage
 
 
 def learning_rate(cfg, epoch: int, step: int, steps_per_epoch: int) -> float:
@@ -73,17 +73,24 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path | None = None,
-        desc: str = "") -> list[dict]:
-    """Train ``distiller`` on ``data.train`` for ``cfg.epochs`` epochs; return the per-epoch history.
+        desc: str = "", stage: Stage | None = None) -> list[dict]:
+    """Train ``distiller`` on ``data.train``; return the per-epoch history.
 
-    ``cfg`` supplies the optimisation fields of a :class:`kdsrc.config.RunConfig`. When
-    ``checkpoint`` exists the run resumes from it; a checkpoint is written atomically after every
-    epoch.
+    ``cfg`` supplies the optimisation fields of a :class:`kdsrc.config.RunConfig`. Without
+    ``stage`` this is the main training: ``cfg.epochs`` epochs of the distiller's
+    ``forward_train`` with the configured schedule. With a :class:`~kdsrc.distillers.Stage` it is
+    that first stage: its epochs, its modules' parameters, its loss, a constant learning rate.
+    When ``checkpoint`` exists the run resumes from it; a checkpoint is written atomically after
+    every epoch.
     """
     distiller.to(device)
     if cfg.channels_last:
         distiller.to(memory_format=torch.channels_last)
-    params = distiller.trainable_parameters()
+    if stage is None:
+        params, epochs = distiller.trainable_parameters(), cfg.epochs
+    else:
+        params = list({id(p): p for m in stage.modules for p in m.parameters() if p.requires_grad}.values())
+        epochs = stage.epochs
     optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     generator = torch.Generator(device=device).manual_seed(10_000 + cfg.seed)
     history: list[dict] = []
@@ -99,10 +106,12 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
     views_per_image = augment.num_views(cfg.crop_padding, cfg.flip)
     steps = math.ceil(n / cfg.batch_size)
     images, labels = train.images.to(device), train.labels.to(device)
-    bar = tqdm(range(len(history), cfg.epochs), desc=desc, initial=len(history), total=cfg.epochs,
+    bar = tqdm(range(len(history), epochs), desc=desc, initial=len(history), total=epochs,
                disable=None, leave=False)
     for epoch in bar:
-        distiller.train()
+        distiller.train(stage is None)
+        for module in stage.modules if stage else ():
+            module.train()
         start = time.perf_counter()
         order = torch.randperm(n, generator=generator, device=device)
         sums: dict[str, torch.Tensor] = {}
@@ -114,21 +123,22 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
             y = labels[index]
             keys = index * views_per_image + (views if augmenting else 0)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, epoch, step, steps)
-            logits, losses = distiller.forward_train(x, y, keys)
+                group["lr"] = learning_rate(cfg, epoch, step, steps) if stage is None else cfg.lr
+            logits, losses = distiller.forward_train(x, y, keys) if stage is None else (None, stage.loss(x, y))
             loss = sum(losses.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0) + value.detach() * len(index)
-            correct += (logits.argmax(1) == y).sum()
+            if logits is not None:
+                correct += (logits.argmax(1) == y).sum()
         seconds = time.perf_counter() - start
         record = {
             "epoch": epoch + 1,
-            "lr_last": learning_rate(cfg, epoch, steps - 1, steps),
+            "lr_last": learning_rate(cfg, epoch, steps - 1, steps) if stage is None else cfg.lr,
             "train_loss": {k: v.item() / n for k, v in sums.items()},
-            "train_acc": 100.0 * correct.item() / n,
+            "train_acc": 100.0 * correct.item() / n if stage is None else None,
             "test_acc": evaluate(distiller.student, data.test, data, cfg, device),
             "val_acc": evaluate(distiller.student, data.val, data, cfg, device) if data.val else None,
             "epoch_seconds": seconds,

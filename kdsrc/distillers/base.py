@@ -1,6 +1,29 @@
 """The distiller base: a trainable student beside a frozen teacher (mdistiller's pattern)."""
+from dataclasses import dataclass
+from typing import Callable
+
 import torch
 from torch import nn
+
+
+@dataclass
+class Stage:
+    """A first training stage that a two-stage method declares (FSP, AB).
+
+    The trainer optimises the parameters of ``modules`` for ``epochs`` epochs at the base learning
+    rate without decay (RepDistiller's ``init`` stage), with those modules in train mode and
+    everything else in eval mode, minimising the sum of ``loss(x, y)``.
+    """
+
+    name: str
+    epochs: int
+    modules: list[nn.Module]
+    loss: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+
+
+def feature_modules(model: nn.Module) -> list[nn.Module]:
+    """Every child of a zoo model but its classifier ``fc`` (RepDistiller's ``get_feat_modules``)."""
+    return [module for name, module in model.named_children() if name != "fc"]
 
 
 class Distiller(nn.Module):
@@ -63,6 +86,10 @@ class Distiller(nn.Module):
             return self.logit_cache[keys]
         with torch.no_grad():
             return self.teacher(x)
+
+    def first_stage(self) -> Stage | None:
+        """The method's first training stage, or None for single-stage methods."""
+        return None
 
     def forward_train(self, x: torch.Tensor, y: torch.Tensor, keys: torch.Tensor | None = None):
         raise NotImplementedError

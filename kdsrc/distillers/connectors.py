@@ -22,3 +22,13 @@ def conv_regressor(student_shape, teacher_shape, relu: bool = True) -> nn.Sequen
                          f"of {t_h}x{t_w} (the student map must be at least as large, or half as large)")
     layers = [conv, nn.BatchNorm2d(t_c)] + ([nn.ReLU(inplace=True)] if relu else [])
     return nn.Sequential(*layers)
+
+
+def ab_connector(student_channels: int, teacher_channels: int) -> nn.Module:
+    """The activation-boundary connector of the official code (bhheo/AB_distillation): nothing when
+    the channel counts agree, else a 1x1 conv without bias and BN, initialised N(0, 2/(k*k*out))."""
+    if student_channels == teacher_channels:
+        return nn.Identity()
+    conv = nn.Conv2d(student_channels, teacher_channels, 1, bias=False)
+    nn.init.normal_(conv.weight, 0.0, (2.0 / teacher_channels) ** 0.5)
+    return nn.Sequential(conv, nn.BatchNorm2d(teacher_channels))

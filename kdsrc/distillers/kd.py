@@ -34,7 +34,7 @@ class KD(Distiller):
 
     Config = KDConfig
     needs_teacher = True
-    teacher_logits_only = True  # the teacher's logits may come from the view cache
+    caches_teacher_logits = True  # its loss reads only the teacher's logits: the view cache serves them
 
     def __init__(self, student, teacher, config: KDConfig = KDConfig(), example=None):
         super().__init__(student, teacher)

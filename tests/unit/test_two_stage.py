@@ -1,0 +1,116 @@
+"""Two-stage methods (FSP, AB): what the first stage trains, its loss, and resuming inside it."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from kdsrc import experiment
+from kdsrc.distillers import METHODS
+from kdsrc.distillers.ab import ABConfig
+from kdsrc.distillers.fsp import FSPConfig
+from kdsrc.losses import ab_loss
+from kdsrc.models import build_model
+from kdsrc.train import fit
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = torch.randn(2, 1, 28, 28)
+
+
+def _pair(student="resnet8", teacher="resnet14"):
+    torch.manual_seed(0)
+    return build_model(student, 10, 1), build_model(teacher, 10, 1)
+
+
+def _snapshot(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_fsp_refuses_a_pair_whose_stages_differ_in_channels():
+    with pytest.raises(ValueError, match="^method: fsp needs equal channels"):
+        METHODS["fsp"](*_pair("resnet8", "wrn_16_2"), FSPConfig(), example=EXAMPLE)
+
+
+def test_ab_connectors_are_identity_for_equal_channels_and_1x1_conv_bn_otherwise():
+    same = METHODS["ab"](*_pair(), ABConfig(), example=EXAMPLE)
+    assert all(isinstance(c, torch.nn.Identity) for c in same.connectors) and same.extra_parameter_count() == 0
+    wider = METHODS["ab"](*_pair("resnet8", "resnet8x4"), ABConfig(), example=EXAMPLE)
+    assert all(c[0].kernel_size == (1, 1) and isinstance(c[1], torch.nn.BatchNorm2d) for c in wider.connectors)
+    assert wider.extra_parameter_count() > 0
+
+
+def test_ab_refuses_layers_whose_spatial_sizes_differ():
+    with pytest.raises(ValueError, match="^layers:"):
+        METHODS["ab"](build_model("resnet8", 10, 1), _Shrunk(), ABConfig(layers=(1,)), example=EXAMPLE)
+
+
+class _Shrunk(torch.nn.Module):
+    """A stand-in teacher whose stage-1 map is half the student's size."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = build_model("resnet8", 10, 1)
+
+    def forward_features(self, x):
+        return self.net.forward_features(torch.nn.functional.avg_pool2d(x, 2))
+
+
+def test_ab_first_stage_loss_weights_layers_and_scales_by_three_thousandths():
+    student, teacher = _pair()
+    ab = METHODS["ab"](student, teacher, ABConfig(), example=EXAMPLE).eval()
+    x = torch.randn(4, 1, 28, 28)
+    s, t = student.forward_features(x).preacts, teacher.forward_features(x).preacts
+    expected = 3 / 1000 * (ab_loss(s[1], t[1]) / 4 + ab_loss(s[2], t[2]) / 2 + ab_loss(s[3], t[3]))
+    assert torch.isclose(ab.first_stage().loss(x, None)["ab"], expected)
+
+
+@pytest.mark.parametrize("method", ["fsp", "ab"])
+def test_first_stage_trains_feature_layers_only_and_never_the_teacher(tiny_config, method):
+    cfg = tiny_config(method)
+    student, teacher = _pair()
+    distiller = METHODS[method](student, teacher, METHODS[method].Config(init_epochs=1), example=EXAMPLE)
+    teacher_before, student_before = _snapshot(teacher), _snapshot(student)
+    history = fit(distiller, experiment.dataset_for(cfg), cfg, stage=distiller.first_stage())
+    assert len(history) == 1 and history[0]["train_acc"] is None
+    assert all(torch.equal(teacher_before[k], v) for k, v in teacher.state_dict().items())
+    assert torch.equal(student_before["fc.weight"], student.fc.weight)
+    assert not torch.equal(student_before["conv1.weight"], student.conv1.weight)
+
+
+def test_two_stage_run_stores_its_first_stage_and_cleans_up(tiny_config, tmp_path):
+    cfg = tiny_config("fsp", init_epochs=2)
+    result = experiment.run(cfg, root=tmp_path)
+    assert result["first_stage"]["name"] == "fsp" and len(result["first_stage"]["history"]) == 2
+    assert len(result["history"]) == cfg.epochs
+    assert not list((tmp_path / "checkpoints").rglob("*.ckpt")) and not list((tmp_path / "checkpoints").rglob("*.pt"))
+
+
+def _without_times(run):
+    strip = lambda h: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in h]  # noqa: E731
+    return strip(run["history"]), strip(run["first_stage"]["history"])
+
+
+def test_two_stage_run_killed_inside_its_first_stage_resumes_to_the_uninterrupted_result(tmp_path):
+    train = [sys.executable, "-m", "kdsrc", "train", "--method", "fsp", "--profile", "smoke",
+             "--set", "init_epochs=4", "--set", "train_subset=200", "--set", "test_subset=100",
+             "--set", "batch_size=50", "--set", "teacher_train_subset=200", "--set", "teacher_epochs=1"]
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    proc = subprocess.Popen(train + ["--results", str(killed)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    done, deadline = 0, time.monotonic() + 180
+    while done < 1 and proc.poll() is None and time.monotonic() < deadline:
+        for ckpt in (killed / "checkpoints").rglob("*.stage1.ckpt"):
+            done = len(torch.load(ckpt, weights_only=True)["history"])
+        time.sleep(0.02)
+    proc.kill()
+    _, stderr = proc.communicate()
+    assert done >= 1, f"no first-stage checkpoint appeared: {stderr[-2000:]}"
+    assert not list((killed / "runs").rglob("fsp/*.json"))
+    subprocess.run(train + ["--results", str(killed)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(train + ["--results", str(clean)], cwd=ROOT, check=True, capture_output=True)
+    [resumed] = [json.loads(p.read_text()) for p in (killed / "runs").rglob("fsp/*.json")]
+    [uninterrupted] = [json.loads(p.read_text()) for p in (clean / "runs").rglob("fsp/*.json")]
+    assert _without_times(resumed) == _without_times(uninterrupted)

@@ -12,13 +12,14 @@ the teacher stays in eval mode in the first stage (its BN statistics never move)
 """
 from dataclasses import dataclass
 
-import torch.nn.functional as F
 from torch import nn
 
-from ..losses import ab_loss, kd_loss
-from .base import Distiller, Stage, feature_modules, feature_shapes
+from ..losses import ab_loss
+from .base import Stage, feature_modules, feature_shapes
 from .connectors import ab_connector
-from .validate import require_non_negative, require_positive
+from .kd import KD
+from .validate import (require_existing_stages, require_int, require_non_negative, require_positive,
+                       require_stage_indices)
 
 
 @dataclass(frozen=True)
@@ -31,31 +32,27 @@ class ABConfig:
     temperature: float = 3.0
 
     def __post_init__(self):
-        if isinstance(self.init_epochs, bool) or not isinstance(self.init_epochs, int) or self.init_epochs < 1:
-            raise ValueError(f"init_epochs: must be an integer >= 1, got {self.init_epochs!r}")
+        require_int("init_epochs", self.init_epochs, minimum=1)
         require_non_negative("margin", self.margin)
         require_non_negative("ce_weight", self.ce_weight)
         require_non_negative("kd_weight", self.kd_weight)
         require_positive("temperature", self.temperature)
-        if not self.layers or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in self.layers):
-            raise ValueError(f"layers: must be a non-empty list of stage indices >= 0, got {self.layers!r}")
-        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "layers", require_stage_indices("layers", self.layers))
 
 
-class AB(Distiller):
-    """First stage: activation boundaries through connectors; second stage: KD (official) or CE."""
+class AB(KD):
+    """First stage: activation boundaries through connectors; main stage: KD's loss with AB's weights.
+
+    The main stage reads only the teacher's logits (KD's ``forward_train``), so the view cache
+    serves them; the first stage runs the teacher for its features.
+    """
 
     Config = ABConfig
-    needs_teacher = True
-    caches_teacher_logits = True  # the main stage reads only logits; the first stage runs the teacher
 
     def __init__(self, student, teacher, config: ABConfig = ABConfig(), example=None):
-        super().__init__(student, teacher)
-        self.config = config
+        super().__init__(student, teacher, config)
         s_shapes, t_shapes = feature_shapes(student, example), feature_shapes(teacher, example)
-        taps = min(len(s_shapes), len(t_shapes))
-        if max(config.layers) >= taps:
-            raise ValueError(f"layers: stage indices must be in 0..{taps - 1}, got {list(config.layers)}")
+        require_existing_stages("layers", config.layers, min(len(s_shapes), len(t_shapes)))
         for i in config.layers:
             if s_shapes[i][-2:] != t_shapes[i][-2:]:
                 raise ValueError(f"layers: stage {i} is {tuple(s_shapes[i][-2:])} in the student and "
@@ -72,11 +69,3 @@ class AB(Distiller):
                         for k, (i, connector) in enumerate(zip(self.config.layers, self.connectors)))
             return {"ab": total * 3 / 1000}
         return Stage("ab", self.config.init_epochs, [*feature_modules(self.student), self.connectors], loss)
-
-    def forward_train(self, x, y, keys=None):
-        logits = self.student(x)
-        teacher_logits = self.teacher_logits(x, keys)
-        return logits, {
-            "ce": self.config.ce_weight * F.cross_entropy(logits, y),
-            "kd": self.config.kd_weight * kd_loss(logits, teacher_logits, self.config.temperature),
-        }

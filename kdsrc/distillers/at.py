@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from ..losses import at_loss
 from .base import Distiller, feature_shapes
-from .validate import require_non_negative, require_positive
+from .validate import (require_existing_stages, require_non_negative, require_positive,
+                       require_stage_indices)
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,7 @@ class ATConfig:
         require_non_negative("at_weight", self.at_weight)
         require_positive("p", self.p)
         require_non_negative("ce_weight", self.ce_weight)
-        if not self.layers or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in self.layers):
-            raise ValueError(f"layers: must be a non-empty list of stage indices >= 0, got {self.layers!r}")
-        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "layers", require_stage_indices("layers", self.layers))
 
 
 class AT(Distiller):
@@ -41,8 +40,7 @@ class AT(Distiller):
         super().__init__(student, teacher)
         self.config = config
         taps = min(len(feature_shapes(student, example)), len(feature_shapes(teacher, example)))
-        if max(config.layers) >= taps:
-            raise ValueError(f"layers: stage indices must be in 0..{taps - 1}, got {list(config.layers)}")
+        require_existing_stages("layers", config.layers, taps)
 
     def forward_train(self, x, y, keys=None):
         features = self.student.forward_features(x)

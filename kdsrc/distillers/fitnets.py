@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from ..losses import hint_loss
 from .base import Distiller, feature_shapes
 from .connectors import conv_regressor
-from .validate import require_non_negative
+from .validate import require_existing_stages, require_int, require_non_negative
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,7 @@ class FitNetsConfig:
     ce_weight: float = 1.0
 
     def __post_init__(self):
-        if isinstance(self.hint_layer, bool) or not isinstance(self.hint_layer, int) or self.hint_layer < 0:
-            raise ValueError(f"hint_layer: must be a stage index >= 0 (0 is the stem), got {self.hint_layer!r}")
+        require_int("hint_layer", self.hint_layer, minimum=0)
         require_non_negative("hint_weight", self.hint_weight)
         require_non_negative("ce_weight", self.ce_weight)
 
@@ -41,8 +40,7 @@ class FitNets(Distiller):
         self.config = config
         s_shapes, t_shapes = feature_shapes(student, example), feature_shapes(teacher, example)
         layer = config.hint_layer
-        if layer >= min(len(s_shapes), len(t_shapes)):
-            raise ValueError(f"hint_layer: must be in 0..{min(len(s_shapes), len(t_shapes)) - 1}, got {layer}")
+        require_existing_stages("hint_layer", [layer], min(len(s_shapes), len(t_shapes)))
         self.regressor = conv_regressor(s_shapes[layer], t_shapes[layer])
 
     def forward_train(self, x, y, keys=None):

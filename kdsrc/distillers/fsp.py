@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ..losses import fsp_loss
 from .base import Distiller, Stage, feature_modules, feature_shapes
-from .validate import require_non_negative
+from .validate import require_int, require_non_negative
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,7 @@ class FSPConfig:
     pool: str = "avg"
 
     def __post_init__(self):
-        if isinstance(self.init_epochs, bool) or not isinstance(self.init_epochs, int) or self.init_epochs < 1:
-            raise ValueError(f"init_epochs: must be an integer >= 1, got {self.init_epochs!r}")
+        require_int("init_epochs", self.init_epochs, minimum=1)
         require_non_negative("ce_weight", self.ce_weight)
         if self.pool not in ("avg", "max"):
             raise ValueError(f"pool: must be 'avg' or 'max', got {self.pool!r}")

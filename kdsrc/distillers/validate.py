@@ -10,3 +10,20 @@ def require_positive(name: str, value: float) -> None:
 def require_non_negative(name: str, value: float) -> None:
     if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
+
+
+def require_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+
+
+def require_stage_indices(name: str, value) -> tuple:
+    """A non-empty list of stage indices (0 is the stem), returned as a tuple."""
+    if not value or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in value):
+        raise ValueError(f"{name}: must be a non-empty list of stage indices >= 0, got {value!r}")
+    return tuple(value)
+
+
+def require_existing_stages(name: str, indices, taps: int) -> None:
+    if max(indices) >= taps:
+        raise ValueError(f"{name}: stage indices must be in 0..{taps - 1}, got {list(indices)}")

@@ -85,6 +85,13 @@ def predict(model: torch.nn.Module, images: torch.Tensor, data) -> torch.Tensor:
     return model(to_model_input(images, data.mean, data.std))
 
 
+@torch.no_grad()
+def predict_features(model: torch.nn.Module, images: torch.Tensor, data):
+    """:class:`kdsrc.models.Features` of ``model`` in eval mode for uint8 ``images`` of ``data``."""
+    model.eval()
+    return model.forward_features(to_model_input(images, data.mean, data.std))
+
+
 def _logit_cache(teacher_cfg: RunConfig, teacher, cfg: RunConfig, root: Path, device) -> torch.Tensor:
     data_key = f"{cfg.dataset}-{cfg.train_subset}-{cfg.val_size}-{cfg.subset_seed}-p{cfg.crop_padding}-f{int(cfg.flip)}"
     path = root / "cache" / f"logits_{teacher_cfg.run_id()}_{data_key}_cl{int(cfg.channels_last)}.pt"
@@ -194,4 +201,4 @@ def run_seeds(cfg: RunConfig, seeds: int, root: Path | None = None, device: str 
     return [run(replace(cfg, seed=s), root, device) for s in range(seeds)]
 
 
-__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "MissingRun"]
+__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "predict_features", "MissingRun"]

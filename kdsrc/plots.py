@@ -58,3 +58,32 @@ def sweep(frame: pd.DataFrame, x: str, y: str = "last_acc", baseline: float | No
     ax.set_ylabel("last-epoch test accuracy (%)")
     fig.tight_layout()
     return fig
+
+
+def loss_curves(runs: dict[str, list[dict]], terms: tuple[str, ...]):
+    """Per-epoch training loss terms (as weighted in the loss) of each labelled group of runs."""
+    rows = [{"label": label, "term": term, "seed": r["config"]["seed"], "epoch": h["epoch"],
+             "loss": h["train_loss"][term]}
+            for label, group in runs.items() for r in group for h in r["history"]
+            for term in terms if term in h["train_loss"]]
+    grid = sns.relplot(pd.DataFrame(rows), x="epoch", y="loss", hue="label", col="term", kind="line",
+                       errorbar=("pi", 100), facet_kws={"sharey": False}, height=3, aspect=1.2)
+    return grid.figure
+
+
+def attention_maps(features: dict, image: torch.Tensor, stages=(1, 2, 3), p: float = 2):
+    """Attention maps (channel mean of |F|^p, normalised; :func:`kdsrc.losses.attention_map`) of
+    each model's :class:`~kdsrc.models.Features` at each stage, for the first image of the batch."""
+    from .losses import attention_map
+    fig, axes = plt.subplots(len(features), len(stages) + 1, figsize=(2.2 * (len(stages) + 1), 2.2 * len(features)))
+    for row, (name, feats) in zip(axes, features.items()):
+        row[0].imshow(image[0], cmap="gray_r")
+        row[0].set_ylabel(name)
+        for ax, stage in zip(row[1:], stages):
+            side = feats.stages[stage].shape[-1]
+            ax.imshow(attention_map(feats.stages[stage], p)[0].view(side, side), cmap="magma")
+            ax.set_title(f"stage {stage}", fontsize=9)
+        for ax in row:
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig

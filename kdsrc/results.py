@@ -88,6 +88,30 @@ def paired_gain(frame: pd.DataFrame, baseline: pd.DataFrame, digits: int = 2) ->
     return _pm(gain.mean(), gain.std(), digits)
 
 
+def compare(groups: dict[str, list[dict]], baseline: str = "student alone") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Runs of several labelled groups as one frame (column ``run``), and their summary table:
+    mean ± std over seeds (:func:`summarise`), the mean final training loss, and, for every group
+    of the baseline's model, the paired gain over ``baseline`` (:func:`paired_gain`)."""
+    frame = to_frame([run for runs in groups.values() for run in runs])
+    frame["run"] = [label for label, runs in groups.items() for _ in runs]
+    table = summarise(frame, by=["run", "model"])
+    base = frame[frame.run == baseline]
+    table["paired gain over alone"] = [
+        paired_gain(frame[frame.run == label], base) if model == base.model.iloc[0] and label != baseline else ""
+        for label, model in zip(table.run, table.model)]
+    table["final train loss"] = frame.groupby("run", sort=False)["final_train_loss"].mean().round(4).values
+    return frame, table
+
+
+def cost(frame: pd.DataFrame, baseline: str = "student alone") -> pd.DataFrame:
+    """Training seconds per epoch (mean over seeds) of the runs of the baseline's model, and the
+    ratio to the baseline."""
+    student = frame[frame.model == frame[frame.run == baseline].model.iloc[0]]
+    out = student.groupby("run", sort=False).agg(sec_per_epoch=("sec_per_epoch", "mean"))
+    out["ratio to alone"] = out["sec_per_epoch"] / out.loc[baseline, "sec_per_epoch"]
+    return out.round(2)
+
+
 def reference(name: str, root: Path | None = None) -> pd.DataFrame:
     """A table of papers' reported numbers (cited data, never our results)."""
     return pd.read_csv((root or REPO_RESULTS) / "reference" / f"{name}.csv")

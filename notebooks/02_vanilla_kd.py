@@ -103,15 +103,10 @@ plots.softmax_temperatures(first_logits, class_names=FASHION_CLASSES);
 # %%
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 distilled = experiment.run_seeds(kd_cfg, seeds)
-frame = results.to_frame([teacher] + alone + distilled)
-frame["run"] = ["teacher"] + ["student alone"] * len(alone) + ["student + KD"] * len(distilled)
+frame, table = results.compare({"teacher": [teacher], "student alone": alone, "student + KD": distilled})
 
 # %%
 # NBVAL_CHECK_OUTPUT
-table = results.summarise(frame, by=["run", "model"])
-table["paired gain over alone"] = ["", "", results.paired_gain(frame[frame.run == "student + KD"],
-                                                              frame[frame.run == "student alone"])]
-table["final train loss"] = frame.groupby("run", sort=False)["final_train_loss"].mean().round(4).values
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "final train loss"]]
 
 # %% [markdown]
@@ -129,9 +124,7 @@ plots.learning_curves({"student alone": alone, "student + KD": distilled});
 # all views. Timings depend on the machine and on what else it was doing.
 
 # %%
-cost = frame[frame.run != "teacher"].groupby("run", sort=False)["sec_per_epoch"].mean().to_frame()
-cost["ratio to alone"] = cost["sec_per_epoch"] / cost.loc["student alone", "sec_per_epoch"]
-cost.round(2)
+results.cost(frame)
 
 # %% [markdown]
 # ## Sweeping the temperature

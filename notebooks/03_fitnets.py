@@ -80,24 +80,17 @@ plots.loss_curves({"FitNets": fitnets}, terms=("ce", "hint"));
 
 # %%
 # NBVAL_CHECK_OUTPUT
-frame = results.to_frame([teacher] + alone + distilled + fitnets)
-frame["run"] = ["teacher"] + ["student alone"] * len(alone) + ["student + KD"] * len(distilled) \
-    + ["student + FitNets"] * len(fitnets)
-table = results.summarise(frame, by=["run", "model"])
-table["paired gain over alone"] = [""] * 2 + [results.paired_gain(frame[frame.run == r], frame[frame.run == "student alone"])
-                                             for r in ("student + KD", "student + FitNets")]
+frame, table = results.compare({"teacher": [teacher], "student alone": alone, "student + KD": distilled,
+                               "student + FitNets": fitnets})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
 # %% [markdown]
-# What it costs: training seconds per epoch (mean over seeds) and extra trainable parameters.
+# What it costs: training seconds per epoch (mean over seeds); the regressor's size is printed above.
 # Unlike KD, FitNets needs the teacher's hidden features, so its logits cache cannot help: the
 # teacher runs on every batch.
 
 # %%
-cost = frame[frame.run != "teacher"].groupby("run", sort=False).agg(
-    sec_per_epoch=("sec_per_epoch", "mean"))
-cost["ratio to alone"] = cost["sec_per_epoch"] / cost.loc["student alone", "sec_per_epoch"]
-cost.round(2)
+results.cost(frame)
 
 # %% [markdown]
 # ## The papers' numbers

@@ -75,12 +75,8 @@ plots.loss_curves({"AT": transferred}, terms=("ce", "at"));
 
 # %%
 # NBVAL_CHECK_OUTPUT
-frame = results.to_frame([teacher] + alone + distilled + transferred)
-frame["run"] = ["teacher"] + ["student alone"] * len(alone) + ["student + KD"] * len(distilled) \
-    + ["student + AT"] * len(transferred)
-table = results.summarise(frame, by=["run", "model"])
-table["paired gain over alone"] = [""] * 2 + [results.paired_gain(frame[frame.run == r], frame[frame.run == "student alone"])
-                                             for r in ("student + KD", "student + AT")]
+frame, table = results.compare({"teacher": [teacher], "student alone": alone, "student + KD": distilled,
+                               "student + AT": transferred})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
 # %% [markdown]
@@ -88,9 +84,7 @@ table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over al
 # needs the teacher's stage outputs on every batch.
 
 # %%
-cost = frame[frame.run != "teacher"].groupby("run", sort=False).agg(sec_per_epoch=("sec_per_epoch", "mean"))
-cost["ratio to alone"] = cost["sec_per_epoch"] / cost.loc["student alone", "sec_per_epoch"]
-cost.round(2)
+results.cost(frame)
 
 # %% [markdown]
 # ## The papers' numbers

@@ -42,10 +42,17 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     train.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
     sub.add_parser("list", help="methods, models and profiles")
-    bench = sub.add_parser("bench", help="images/s of the student alone vs KD for a profile's pair")
+    bench = sub.add_parser("bench", help="images/s of the student alone vs KD for a profile's pair, "
+                                          "or the cost of each method")
     bench.add_argument("--profile", default="cpu")
     bench.add_argument("--epochs", type=int, default=2)
     bench.add_argument("--device", default="cpu")
+    bench.add_argument("--method", default=None, help="measure this one method's cost (in this process)")
+    bench.add_argument("--costs", action="store_true",
+                       help="measure every method, each in a fresh process, and store the result under "
+                            "<results>/bench/<profile>/method_costs.json")
+    bench.add_argument("--json", action="store_true", help="print one JSON line")
+    bench.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
     return parser
 
 
@@ -72,11 +79,27 @@ def main(argv=None) -> int:
                               "best_test_acc": run["best_test_acc"], "best_epoch": run["best_epoch"],
                               "seconds_per_epoch": round(run["seconds_per_epoch"], 2)}))
         elif args.command == "bench":
-            from .bench import bench
+            from . import bench, results
             if args.profile not in PROFILES:
                 raise ValueError(f"profile: must be one of {sorted(PROFILES)}, got {args.profile!r}")
-            for key, value in bench(args.profile, args.epochs, args.device).items():
-                print(f"{key:28s} {value:.2f}" if isinstance(value, float) else f"{key:28s} {value}")
+            if args.epochs < 1:
+                raise ValueError(f"epochs: must be an integer >= 1, got {args.epochs}")
+            if args.method is not None and args.method not in METHODS:
+                raise ValueError(f"method: must be one of {sorted(METHODS)}, got {args.method!r}")
+            if args.costs:
+                out = bench.method_costs(METHODS, args.profile, args.epochs, args.device)
+                path = results.bench_path(args.profile, results.Path(args.results) if args.results else None)
+                results.write_json(out, path)
+                print(results.method_costs_frame(path).to_string(index=False))
+                print(f"stored: {path}")
+                return 0
+            out = (bench.method_cost(args.method, args.profile, args.epochs, args.device) if args.method
+                   else bench.bench(args.profile, args.epochs, args.device))
+            if args.json:
+                print(json.dumps(out))
+            else:
+                for key, value in out.items():
+                    print(f"{key:28s} {value:.2f}" if isinstance(value, float) else f"{key:28s} {value}")
     except (ValueError, RuntimeError, OSError) as exc:
         print("kdsrc: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2

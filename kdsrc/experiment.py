@@ -19,7 +19,7 @@ from .data import load_dataset, to_model_input
 from .distillers import METHODS
 from .models import build_model, count_parameters
 from .teacher_cache import build_logit_cache
-from .train import fit, load_checkpoint, peak_memory_mb, save_atomic
+from .train import fit, load_checkpoint, peak_memory_mb, reset_peak_memory, save_atomic
 
 
 class MissingRun(RuntimeError):
@@ -160,6 +160,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         distiller.logit_cache = _logit_cache(teacher_cfg, teacher, cfg, root, device).to(device)
 
     checkpoint = root / "checkpoints" / path.relative_to(root / "runs").with_suffix(".ckpt")
+    memory_before = reset_peak_memory(device)  # data, teacher and caches are loaded: count training alone
     start = time.perf_counter()
     first = _first_stage(distiller, data, cfg, device, checkpoint)
     history = fit(distiller, data, cfg, device, checkpoint, desc=f"{cfg.method}:{cfg.model}:s{cfg.seed}")
@@ -178,7 +179,8 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         "seconds_per_epoch": sum(r["epoch_seconds"] for r in history) / len(history),
         "wall_seconds_this_session": time.perf_counter() - start,
         "peak_memory_mb": peak_memory_mb(device),
-        "peak_memory_kind": "cuda_max_allocated" if torch.device(device).type == "cuda" else "process_max_rss",
+        "memory_before_training_mb": memory_before,
+        "peak_memory_kind": "cuda_max_allocated" if torch.device(device).type == "cuda" else "process_peak_rss",
         "parameters": count_parameters(student),
         "extra_parameters": distiller.extra_parameter_count(),
         "code": code,

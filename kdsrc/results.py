@@ -127,3 +127,28 @@ def cited_gains(cited: pd.DataFrame, method: str) -> pd.DataFrame:
     provenance = rows.groupby(["paper", "table", "teacher", "student"], sort=False)[["verified", "source"]].first()
     table = table.merge(provenance.reset_index(), on=["paper", "table", "teacher", "student"])
     return table[["paper", "table", "teacher", "student", *roles.values(), f"{method} gain", "verified", "source"]]
+
+
+def bench_path(profile: str, root: Path | None = None) -> Path:
+    """Where ``python -m kdsrc bench --costs`` stores a profile's per-method cost measurement."""
+    return (root or results_dir()) / "bench" / profile / "method_costs.json"
+
+
+def method_costs_frame(path: Path) -> pd.DataFrame:
+    """The stored per-method cost measurement as a table, each figure also as a ratio to the
+    student alone (``vanilla``)."""
+    try:
+        rows = json.loads(Path(path).read_text())["methods"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"bench: cannot read {path} ({type(exc).__name__}: {exc}); "
+                         "run `python -m kdsrc bench --costs` to measure it") from None
+    frame = pd.DataFrame(rows).set_index("method")
+    alone = frame.loc["vanilla"]
+    return pd.DataFrame({
+        "train img/s": frame["img_s"].round(0),
+        "epoch time × alone": (alone["img_s"] / frame["img_s"]).round(2),
+        "first-stage epoch × alone": (alone["img_s"] / frame["first_stage_img_s"]).round(2),
+        "peak memory above start (MB)": frame["peak_memory_above_start_mb"].round(0),
+        "extra parameters": frame["extra_parameters"],
+        "extra params / student": (frame["extra_parameters"] / frame["student_parameters"]).round(3),
+    }).reset_index()

@@ -48,11 +48,39 @@ def evaluate(model: torch.nn.Module, split: Split, data: Dataset, cfg, device, b
     return 100.0 * correct.item() / len(split)
 
 
+def _proc_status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_memory_mb(device) -> float:
-    """Peak CUDA memory allocated on a GPU; peak resident memory of this process on a CPU."""
+    """Peak CUDA memory allocated on a GPU; on a CPU the peak resident memory of this process since
+    :func:`reset_peak_memory` (Linux's VmHWM), else since the process started."""
     if torch.device(device).type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _proc_status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_memory(device) -> float:
+    """Restart the peak-memory count (CUDA statistics; Linux's VmHWM through ``clear_refs``); return
+    the memory in use now, in MB, the baseline a run's peak is compared with."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
+    now = _proc_status_mb("VmRSS")
+    return now if now is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def save_atomic(obj, path: Path) -> None:

@@ -18,7 +18,7 @@ def conv_regressor(student_shape, teacher_shape, relu: bool = True) -> nn.Sequen
     elif s_h >= t_h:
         conv = nn.Conv2d(s_c, t_c, (1 + s_h - t_h, 1 + s_w - t_w))
     else:
-        raise ValueError(f"hint_layer: a student map of {s_h}x{s_w} cannot be regressed onto a teacher map "
+        raise ValueError(f"hint_layer: the guided student map of {s_h}x{s_w} cannot be regressed onto the teacher map "
                          f"of {t_h}x{t_w} (the student map must be at least as large, or half as large)")
     layers = [conv, nn.BatchNorm2d(t_c)] + ([nn.ReLU(inplace=True)] if relu else [])
     return nn.Sequential(*layers)

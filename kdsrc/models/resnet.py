@@ -58,6 +58,10 @@ class CifarResNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    def stage_modules(self) -> list[nn.Module]:
+        """The modules that compute each stage feature from the previous one (index 0: the stem)."""
+        return [nn.ModuleList([self.conv1, self.bn1]), *self.stages]
+
     def forward_features(self, x: torch.Tensor) -> Features:
         stem_pre = self.bn1(self.conv1(x))
         x = F.relu(stem_pre)

@@ -64,6 +64,12 @@ class WideResNet(nn.Module):
         """The BN that reads stage ``index``'s output (index 0 is the stem)."""
         return self.stages[index][0].bn1 if index < len(self.stages) else self.bn
 
+    def stage_modules(self) -> list[nn.Module]:
+        """The modules that compute each stage feature from the previous one (index 0: the stem).
+
+        The final BN reads stage 3 (it gives its pre-activation), so it belongs to no stage."""
+        return [self.conv1, *self.stages]
+
     def forward_features(self, x: torch.Tensor) -> Features:
         x = self.conv1(x)
         stages, preacts = [x], [self._next_bn(0)(x)]

@@ -149,3 +149,10 @@ def test_replace_revalidates():
 def test_whole_number_for_a_float_field_is_the_same_run_as_the_float():
     assert make_config("kd", "cpu", temperature=4).run_id() == make_config("kd", "cpu", temperature=4.0).run_id()
     assert make_config("kd", "cpu", lr=1).run_id() == make_config("kd", "cpu", lr=1.0).run_id()
+
+
+def test_profiles_set_the_first_stage_length_of_two_stage_methods_and_overrides_win():
+    assert make_config("fsp", "paper").method_params["init_epochs"] == 30  # RepDistiller
+    assert make_config("ab", "cpu").method_params["init_epochs"] == 2
+    assert make_config("fsp", "smoke").method_params["init_epochs"] == 1
+    assert make_config("ab", "cpu", init_epochs=5).method_params["init_epochs"] == 5

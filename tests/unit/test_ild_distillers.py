@@ -7,6 +7,7 @@ from kdsrc.distillers import METHODS
 from kdsrc.distillers.at import ATConfig
 from kdsrc.distillers.connectors import conv_regressor
 from kdsrc.distillers.fitnets import FitNetsConfig
+from kdsrc.losses import kd_loss
 from kdsrc.models import build_model
 from kdsrc.train import fit
 
@@ -42,8 +43,43 @@ def test_fitnets_regressor_is_trainable_and_counted_as_extra_parameters():
 def test_fitnets_losses_are_weighted_ce_and_hint():
     student, teacher = _pair()
     x, y = torch.randn(4, 1, 28, 28), torch.randint(10, (4,))
-    logits, losses = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_weight=0.0), example=EXAMPLE).forward_train(x, y)
-    assert set(losses) == {"ce", "hint"} and losses["hint"] == 0 and logits.shape == (4, 10)
+    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_weight=2.0, ce_weight=0.5), example=EXAMPLE)
+    logits, losses = fitnets.forward_train(x, y)
+    features = student.forward_features(x)
+    hint = teacher.eval().forward_features(x).stages[2]
+    expected_hint = 2.0 * torch.mean((fitnets.regressor(features.stages[2]) - hint) ** 2)
+    assert set(losses) == {"ce", "hint"} and logits.shape == (4, 10)
+    assert torch.allclose(losses["hint"], expected_hint, rtol=1e-5)
+    assert torch.allclose(losses["ce"], 0.5 * torch.nn.functional.cross_entropy(logits, y))
+
+
+def test_fitnets_paper_second_stage_is_kd_without_the_hint_term():
+    student, teacher = _pair()
+    x, y = torch.randn(4, 1, 28, 28), torch.randint(10, (4,))
+    config = FitNetsConfig(hint_weight=0.0, kd_weight=0.9, ce_weight=0.1, temperature=4.0, init_epochs=1)
+    logits, losses = METHODS["fitnets"](student, teacher, config, example=EXAMPLE).forward_train(x, y)
+    assert set(losses) == {"ce", "kd"}
+    assert torch.allclose(losses["kd"], 0.9 * kd_loss(logits, teacher(x), 4.0), rtol=1e-5)
+
+
+def test_fitnets_first_stage_trains_the_student_up_to_the_guided_layer_and_the_regressor():
+    student, teacher = _pair()
+    assert METHODS["fitnets"](student, teacher, FitNetsConfig(), example=EXAMPLE).first_stage() is None
+    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_layer=2, guided_layer=1, init_epochs=2),
+                                 example=EXAMPLE)
+    stage = fitnets.first_stage()
+    trained = {id(p) for m in stage.modules for p in m.parameters()}
+    expected = [student.conv1, student.bn1, student.stages[0], fitnets.regressor]
+    assert trained == {id(p) for m in expected for p in m.parameters()}
+    assert stage.epochs == 2 and set(stage.loss(torch.randn(4, 1, 28, 28), None)) == {"hint"}
+
+
+def test_fitnets_guided_layer_may_differ_from_the_hint_layer_and_the_regressor_resizes():
+    student, teacher = _pair()
+    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_layer=3, guided_layer=2), example=EXAMPLE)
+    assert isinstance(fitnets.regressor[0], torch.nn.Conv2d) and fitnets.regressor[0].stride == (2, 2)
+    _, losses = fitnets.forward_train(torch.randn(4, 1, 28, 28), torch.randint(10, (4,)))
+    assert losses["hint"] > 0
 
 
 def test_at_adds_no_parameters_and_returns_ce_and_at_terms():
@@ -54,6 +90,7 @@ def test_at_adds_no_parameters_and_returns_ce_and_at_terms():
 
 
 @pytest.mark.parametrize("method, config, name", [("fitnets", FitNetsConfig(hint_layer=4), "hint_layer"),
+                                                  ("fitnets", FitNetsConfig(guided_layer=5), "guided_layer"),
                                                   ("at", ATConfig(layers=(1, 4)), "layers")])
 def test_a_stage_that_does_not_exist_is_rejected_by_name(method, config, name):
     student, teacher = _pair()

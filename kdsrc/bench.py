@@ -97,7 +97,7 @@ def method_cost(method: str, profile: str = "cpu", epochs: int = 2, device: str 
     return out
 
 
-def method_costs(methods, profile: str = "cpu", epochs: int = 2, device: str = "cpu") -> dict:
+def method_costs(methods, profile: str = "cpu", epochs: int = 4, device: str = "cpu") -> dict:
     """:func:`method_cost` of each method, each in a fresh ``python -m kdsrc bench --method`` process,
     with the code version, libraries and hardware that produced them."""
     rows = []

@@ -5,6 +5,7 @@ Wires data, models, distillers, the trainer and the results store. A teacher is 
 its JSON so every student distilled from it loads the same network (``weights_only=True``).
 """
 import functools
+import json
 import tempfile
 import time
 from dataclasses import replace
@@ -203,4 +204,19 @@ def run_seeds(cfg: RunConfig, seeds: int, root: Path | None = None, device: str 
     return [run(replace(cfg, seed=s), root, device) for s in range(seeds)]
 
 
-__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "predict_features", "MissingRun"]
+def method_costs(profile: str, root: Path | None = None, device: str | None = None) -> dict:
+    """The stored per-method cost benchmark of ``profile`` (:func:`kdsrc.bench.method_costs`),
+    measured and stored first when none exists (an error under ``stored_only``)."""
+    path = results.bench_path(profile, _root(root))
+    if path.exists():
+        return json.loads(path.read_text())
+    if _SESSION["stored_only"]:
+        raise MissingRun(f"stored cost benchmark: none for profile {profile!r} (expected {path}); "
+                         "run without stored_only to measure it")
+    from . import bench  # bench builds on this module
+    out = bench.method_costs(METHODS, profile, device=device or default_device())
+    results.write_json(out, path)
+    return out
+
+
+__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "predict_features", "method_costs", "MissingRun"]

@@ -48,10 +48,12 @@ def softmax_temperatures(logits, temperatures=(1, 2, 4, 8, 20), class_names=None
 
 
 def sweep(frame: pd.DataFrame, x: str, y: str = "last_acc", baseline: float | None = None,
-          baseline_label: str = "student alone"):
-    """Accuracy against one swept parameter; an optional horizontal line for a baseline."""
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+          baseline_label: str = "student alone", label_rotation: int = 0):
+    """Accuracy against one swept parameter (mean and range over seeds); an optional horizontal
+    line for a baseline."""
+    fig, ax = plt.subplots(figsize=(5, 3.2) if not label_rotation else (6.5, 4))
     sns.pointplot(frame, x=x, y=y, errorbar=("pi", 100), ax=ax, linestyles="-")
+    ax.tick_params(axis="x", rotation=label_rotation)
     if baseline is not None:
         ax.axhline(baseline, ls="--", color="gray", label=baseline_label)
         ax.legend()
@@ -87,3 +89,36 @@ def attention_maps(features: dict, image: torch.Tensor, stages=(1, 2, 3), p: flo
             ax.set_xticks([]), ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def fsp_matrices(features: dict, pool: str = "avg"):
+    """FSP matrices (:func:`kdsrc.losses.fsp_matrix`, batch mean) between the input and the output of
+    each stage, one row per model's :class:`~kdsrc.models.Features`."""
+    from .losses import fsp_matrix
+    pairs = len(next(iter(features.values())).stages) - 1
+    fig, axes = plt.subplots(len(features), pairs, figsize=(3 * pairs, 2.8 * len(features)), squeeze=False)
+    for row, (name, feats) in zip(axes, features.items()):
+        for k, ax in enumerate(row):
+            matrix = fsp_matrix(feats.stages[k], feats.stages[k + 1], pool).mean(0)
+            ax.imshow(matrix, cmap="RdBu_r", vmin=-matrix.abs().max(), vmax=matrix.abs().max(), aspect="auto")
+            ax.set_title(f"{name}: stage {k} → {k + 1}", fontsize=9)
+            ax.set_xlabel(f"output channel ({matrix.shape[1]})", fontsize=8)
+            ax.set_ylabel(f"input channel ({matrix.shape[0]})", fontsize=8)
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def preactivations(features: dict, margin: float = 1.0, stages=(1, 2, 3)):
+    """Histograms of pre-ReLU stage outputs per model, with the activation boundary (0) and the
+    margin band of the AB loss (Heo et al. 2019) shaded."""
+    rows = [{"model": name, "stage": f"stage {s}", "pre-activation": v}
+            for name, feats in features.items() for s in stages
+            for v in feats.preacts[s].flatten()[::max(1, feats.preacts[s].numel() // 20000)].tolist()]
+    grid = sns.displot(pd.DataFrame(rows), x="pre-activation", hue="model", col="stage", kind="hist",
+                       stat="density", common_norm=False, element="step", bins=80, height=2.8, aspect=1.2,
+                       facet_kws={"sharey": False})
+    for ax in grid.axes.flat:
+        ax.axvspan(-margin, margin, color="gray", alpha=0.15)
+        ax.axvline(0, color="black", lw=0.8)
+    return grid.figure

@@ -134,15 +134,10 @@ def bench_path(profile: str, root: Path | None = None) -> Path:
     return (root or results_dir()) / "bench" / profile / "method_costs.json"
 
 
-def method_costs_frame(path: Path) -> pd.DataFrame:
-    """The stored per-method cost measurement as a table, each figure also as a ratio to the
-    student alone (``vanilla``)."""
-    try:
-        rows = json.loads(Path(path).read_text())["methods"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"bench: cannot read {path} ({type(exc).__name__}: {exc}); "
-                         "run `python -m kdsrc bench --costs` to measure it") from None
-    frame = pd.DataFrame(rows).set_index("method")
+def method_costs_frame(costs: dict) -> pd.DataFrame:
+    """A per-method cost measurement (:func:`kdsrc.bench.method_costs`) as a table, each figure
+    also as a ratio to the student alone (``vanilla``)."""
+    frame = pd.DataFrame(costs["methods"]).set_index("method")
     alone = frame.loc["vanilla"]
     return pd.DataFrame({
         "train img/s": frame["img_s"].round(0),
@@ -152,3 +147,17 @@ def method_costs_frame(path: Path) -> pd.DataFrame:
         "extra parameters": frame["extra_parameters"],
         "extra params / student": (frame["extra_parameters"] / frame["student_parameters"]).round(3),
     }).reset_index()
+
+
+def first_stage_table(runs: list[dict]) -> pd.DataFrame:
+    """The first stage of two-stage runs: its loss terms per epoch (rows) and seed (columns)."""
+    rows = [{"seed": run["config"]["seed"], "epoch": h["epoch"], "term": term, "loss": value}
+            for run in runs for h in run["first_stage"]["history"]
+            for term, value in h["train_loss"].items() if term != "total"]
+    frame = pd.DataFrame(rows)
+    return frame.pivot_table(index=["term", "epoch"], columns="seed", values="loss").rename(columns=lambda s: f"seed {s}")
+
+
+def first_stage_seconds(runs: list[dict]) -> float:
+    """Seconds per epoch of the first stage, mean over runs."""
+    return sum(run["first_stage"]["seconds_per_epoch"] for run in runs) / len(runs)

@@ -113,3 +113,11 @@ def test_train_kd_prints_a_json_line_and_stores_the_run(tmp_path):
     stored = json.loads(Path(line["run"]).read_text())
     assert Path(line["run"]).parent == tmp_path / "runs" / "smoke" / "kd"
     assert stored["last_test_acc"] == line["last_test_acc"] and stored["config"]["method"] == "kd"
+
+
+@pytest.mark.parametrize("args,name", [(["--method", "nope"], "method"), (["--profile", "nope"], "profile"),
+                                       (["--epochs", "0"], "epochs")], ids=["method", "profile", "epochs"])
+def test_bench_bad_parameter_is_one_line_naming_it_and_writes_nothing(tmp_path, args, name):
+    proc = kdsrc("bench", *args, "--costs", "--results", tmp_path / "results")
+    assert_one_line_error(proc, name)
+    assert files_under(tmp_path / "results") == []

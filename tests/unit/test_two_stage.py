@@ -11,6 +11,7 @@ import torch
 from kdsrc import experiment
 from kdsrc.distillers import METHODS
 from kdsrc.distillers.ab import ABConfig
+from kdsrc.distillers.fitnets import FitNetsConfig
 from kdsrc.distillers.fsp import FSPConfig
 from kdsrc.losses import ab_loss
 from kdsrc.models import build_model
@@ -114,3 +115,25 @@ def test_two_stage_run_killed_inside_its_first_stage_resumes_to_the_uninterrupte
     [resumed] = [json.loads(p.read_text()) for p in (killed / "runs").rglob("fsp/*.json")]
     [uninterrupted] = [json.loads(p.read_text()) for p in (clean / "runs").rglob("fsp/*.json")]
     assert _without_times(resumed) == _without_times(uninterrupted)
+
+
+def test_fitnets_hint_stage_trains_up_to_the_guided_layer_and_leaves_the_rest_and_the_teacher_alone(tiny_config):
+    cfg = tiny_config("fitnets", init_epochs=1)
+    student, teacher = _pair()
+    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_layer=1, init_epochs=1), example=EXAMPLE)
+    teacher_before, student_before = _snapshot(teacher), _snapshot(student)
+    regressor_before = _snapshot(fitnets.regressor)
+    fit(fitnets, experiment.dataset_for(cfg), cfg, stage=fitnets.first_stage())
+    assert all(torch.equal(teacher_before[k], v) for k, v in teacher.state_dict().items())
+    after = student.state_dict()
+    beyond = [k for k in after if k.startswith(("stages.1.", "stages.2.", "fc."))]  # past the guided stage 1
+    assert beyond and all(torch.equal(student_before[k], after[k]) for k in beyond)  # weights and BN statistics
+    assert not torch.equal(student_before["stages.0.0.conv1.weight"], after["stages.0.0.conv1.weight"])
+    assert not torch.equal(student_before["bn1.running_mean"], after["bn1.running_mean"])
+    assert not torch.equal(regressor_before["0.weight"], fitnets.regressor[0].weight)
+
+
+def test_fitnets_paper_two_stage_run_stores_its_hint_stage(tiny_config, tmp_path):
+    cfg = tiny_config("fitnets", init_epochs=1, hint_weight=0.0, kd_weight=0.9, ce_weight=0.1)
+    result = experiment.run(cfg, root=tmp_path)
+    assert result["first_stage"]["name"] == "hint" and set(result["history"][0]["train_loss"]) == {"ce", "kd", "total"}

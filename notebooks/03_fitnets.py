@@ -33,8 +33,13 @@
 # trains in a single stage: `CE + 100 · MSE(regressor(student stage 2), teacher stage 2)` for the
 # whole schedule, with a regressor of conv + BN + ReLU (`kdsrc.distillers.connectors.conv_regressor`).
 # We implement the official single-stage form (`kdsrc.distillers.fitnets`); the loss keeps the
-# paper's ½‖·‖² as `hint_loss(..., form="paper")`. The paper's two-stage schedule is not yet an
-# option here.
+# paper's ½‖·‖² as `hint_loss(..., form="paper")`, and the paper's two-stage schedule is an
+# option: `init_epochs=N` first trains the student up to its guided layer and the regressor on
+# the hint loss alone for N epochs, and `hint_weight=0, kd_weight=..., temperature=...` makes the
+# second stage KD, e.g. `make_config("fitnets", init_epochs=2, hint_weight=0, ce_weight=0.1,
+# kd_weight=0.9)`. The guided layer can also differ from the hint layer (`guided_layer`), as in
+# the paper, where the student is deeper than the teacher; {doc}`07_ild_in_practice` uses it.
+# The book's stored runs use the official form.
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)

@@ -1,4 +1,5 @@
 """The chapters' comparison table and cost table, on hand-made runs."""
+from kdsrc import results
 from kdsrc.results import compare, cost
 
 
@@ -20,3 +21,10 @@ def test_compare_gives_paired_gains_for_the_students_only():
     assert list(table["last acc (%)"]) == ["90.00", "71.00 ± 1.41", "73.50 ± 0.71"]
     ratios = cost(frame)
     assert list(ratios.index) == ["student alone", "student + KD"] and list(ratios["ratio to alone"]) == [1.0, 1.5]
+
+
+def test_cited_ild_rows_name_the_same_pairs_as_the_cited_kd_rows():
+    """A cited method row joins its pair's teacher and student rows only if the names agree."""
+    kd, ild = results.reference("kd"), results.reference("ild")
+    crd = lambda frame: set(map(tuple, frame[frame.paper.str.contains("CRD")][["table", "teacher", "student"]].values))  # noqa: E731
+    assert crd(ild) <= crd(kd), sorted(crd(ild) - crd(kd))

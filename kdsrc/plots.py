@@ -48,11 +48,12 @@ def softmax_temperatures(logits, temperatures=(1, 2, 4, 8, 20), class_names=None
 
 
 def sweep(frame: pd.DataFrame, x: str, y: str = "last_acc", baseline: float | None = None,
-          baseline_label: str = "student alone", label_rotation: int = 0):
-    """Accuracy against one swept parameter (mean and range over seeds); an optional horizontal
-    line for a baseline."""
+          baseline_label: str = "student alone", label_rotation: int = 0, connect: bool = True):
+    """Accuracy against one swept parameter (mean and range over seeds), the points joined by a
+    line unless ``connect`` is False (categories that are not a scale); an optional horizontal line
+    for a baseline."""
     fig, ax = plt.subplots(figsize=(5, 3.2) if not label_rotation else (6.5, 4))
-    sns.pointplot(frame, x=x, y=y, errorbar=("pi", 100), ax=ax, linestyles="-")
+    sns.pointplot(frame, x=x, y=y, errorbar=("pi", 100), ax=ax, linestyles="-" if connect else "none")
     ax.tick_params(axis="x", rotation=label_rotation)
     if baseline is not None:
         ax.axhline(baseline, ls="--", color="gray", label=baseline_label)
@@ -100,7 +101,7 @@ def fsp_matrices(features: dict, pool: str = "avg"):
     for row, (name, feats) in zip(axes, features.items()):
         for k, ax in enumerate(row):
             matrix = fsp_matrix(feats.stages[k], feats.stages[k + 1], pool).mean(0)
-            ax.imshow(matrix, cmap="RdBu_r", vmin=-matrix.abs().max(), vmax=matrix.abs().max(), aspect="auto")
+            ax.imshow(matrix, cmap="viridis", aspect="auto")
             ax.set_title(f"{name}: stage {k} → {k + 1}", fontsize=9)
             ax.set_xlabel(f"output channel ({matrix.shape[1]})", fontsize=8)
             ax.set_ylabel(f"input channel ({matrix.shape[0]})", fontsize=8)
@@ -118,6 +119,7 @@ def preactivations(features: dict, margin: float = 1.0, stages=(1, 2, 3)):
     grid = sns.displot(pd.DataFrame(rows), x="pre-activation", hue="model", col="stage", kind="hist",
                        stat="density", common_norm=False, element="step", bins=80, height=2.8, aspect=1.2,
                        facet_kws={"sharey": False})
+    grid.set_titles("{col_name}")
     for ax in grid.axes.flat:
         ax.axvspan(-margin, margin, color="gray", alpha=0.15)
         ax.axvline(0, color="black", lw=0.8)

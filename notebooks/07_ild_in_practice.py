@@ -64,7 +64,7 @@ table[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
 # %%
 plots.sweep(frame[frame.run != "student alone"], x="run", baseline=frame[frame.run == "student alone"].last_acc.mean(),
-            label_rotation=30);
+            label_rotation=30, connect=False);
 
 # %% [markdown]
 # What the ablation shows at the cpu scale (the tables above hold the numbers):

@@ -2,6 +2,8 @@
 
 Each returns a scalar tensor, averaged over the batch unless its docstring says otherwise.
 """
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -123,3 +125,88 @@ def ab_loss(student_preact: torch.Tensor, teacher_preact: torch.Tensor, margin: 
     on = (s <= margin) & (t > 0)
     loss = (s + margin).pow(2) * off + (s - margin).pow(2) * on
     return loss.sum() / s.shape[0]
+
+
+def _global_pool(feat: torch.Tensor) -> torch.Tensor:
+    return feat.mean(dim=(2, 3)) if feat.dim() == 4 else feat
+
+
+def srrl_losses(student_feat: torch.Tensor, teacher_feat: torch.Tensor, teacher_classifier,
+                form: str = "official") -> tuple[torch.Tensor, torch.Tensor]:
+    """SRRL (Yang et al., ICLR 2021): ``(l_fm, l_sr)``, feature matching (Eq. 3) and softmax
+    regression through the frozen teacher classifier (Eqs. 5 and 7).
+
+    ``student_feat`` is the student's last feature map already passed through the connector,
+    ``teacher_feat`` the teacher's (maps are globally average-pooled; vectors are used as they
+    are). ``l_fm`` is the mean squared error of the pooled features. ``official`` (default, the
+    official code jingyang2017/KD_SRRL and the paper's Eq. 7): ``l_sr`` is the mean squared error
+    between the teacher classifier applied to the student feature and the teacher's own logits.
+    ``paper``: Eq. 5's cross-entropy ``-softmax(z_t) . log_softmax(z_ts)``, averaged over the batch.
+    The spatial mean and the mean reductions are the code's; the paper writes sums. Gradients
+    reach ``student_feat`` only; the teacher's logits are computed without gradient.
+    """
+    _check_form(form)
+    h_student, h_teacher = _global_pool(student_feat), _global_pool(teacher_feat)
+    l_fm = F.mse_loss(h_student, h_teacher)
+    with torch.no_grad():
+        z_teacher = teacher_classifier(h_teacher)
+    z_through_teacher = teacher_classifier(h_student)
+    if form == "official":
+        l_sr = F.mse_loss(z_through_teacher, z_teacher)
+    else:
+        l_sr = -(F.softmax(z_teacher, dim=1) * F.log_softmax(z_through_teacher, dim=1)).sum(1).mean()
+    return l_fm, l_sr
+
+
+def _clamped_log_sigmoids(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log p`` and ``log(1 - p)`` for ``p = clamp(sigmoid(x), eps, 1 - eps)``, computed in log
+    space so that neither becomes ``-inf`` (the clamp in probability space rounds ``1 - 1e-8`` to 1
+    in float32, hence ``log(0)``)."""
+    x = x.float()
+    if eps == 0:
+        return F.logsigmoid(x), F.logsigmoid(-x)
+    low, high = math.log(eps), math.log1p(-eps)
+    return F.logsigmoid(x).clamp(low, high), F.logsigmoid(-x).clamp(low, high)
+
+
+def _check_temperature(temperature: float) -> None:
+    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature: must be a finite number > 0, got {temperature!r}")
+
+
+def binary_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+              eps: float = 1e-8) -> torch.Tensor:
+    """BinaryKL of Dual-Head KD (Yang et al. 2024), as the official code (penghui-yang/DHKD,
+    ``distiller_zoo/BinaryKL.py``) defines it.
+
+    For every class k a Bernoulli KL, ``KL(Bern(sigmoid(t_k / T)) || Bern(sigmoid(s_k / T)))``,
+    summed over classes, averaged over the batch, times T^2. Like the official code, both
+    probabilities are clamped to ``[eps, 1 - eps]`` (so the gradient vanishes where
+    ``|logit / T|`` exceeds about 18 for the default eps); unlike it, the clamp is applied to the
+    log-probabilities, so values and gradients stay finite for any finite logits, in float32 and
+    bfloat16 (computed in float32). ``eps=0`` gives the unclamped loss.
+    """
+    _check_temperature(temperature)
+    log_ps, log_1m_ps = _clamped_log_sigmoids(student_logits / temperature, eps)
+    log_pt, log_1m_pt = _clamped_log_sigmoids(teacher_logits / temperature, eps)
+    kl = log_pt.exp() * (log_pt - log_ps) + log_1m_pt.exp() * (log_1m_pt - log_1m_ps)
+    return temperature**2 * kl.sum() / student_logits.shape[0]
+
+
+def binary_kl_norm(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+                   eps: float = 1e-8) -> torch.Tensor:
+    """BinaryKL-Norm of Dual-Head KD (Yang et al. 2024), the loss DHKD trains its auxiliary head
+    with, as the official code (``distiller_zoo/BinaryKLNorm.py``) defines it.
+
+    Each class's binary problem is re-centred on the teacher: ``d_k = sigmoid((s_k - t_k) / T)``
+    against the target 1/2, i.e. ``KL(Bern(1/2) || Bern(d_k))``, which equals
+    ``log cosh((s_k - t_k) / (2T))``; summed over classes, averaged over the batch, times T^2.
+    The official clamp of ``d_k`` to ``[eps, 1 - eps]`` is kept, in log space: the official
+    code returns inf in float32 once ``|s_k - t_k| / T`` exceeds about 17 (e.g. T = 1 and a
+    logit gap of 20); this stays finite, with the clamp's zero gradient there. ``eps=0`` gives
+    the unclamped log-cosh loss.
+    """
+    _check_temperature(temperature)
+    log_d, log_1m_d = _clamped_log_sigmoids((student_logits - teacher_logits) / temperature, eps)
+    kl = -math.log(2.0) - 0.5 * (log_d + log_1m_d)
+    return temperature**2 * kl.sum() / student_logits.shape[0]

@@ -143,6 +143,7 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
         start = time.perf_counter()
         order = torch.randperm(n, generator=generator, device=device)
         sums: dict[str, torch.Tensor] = {}
+        measured: dict[str, list[float]] = {}
         correct = torch.zeros((), dtype=torch.int64, device=device)
         for step in range(steps):
             index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
@@ -153,9 +154,12 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, epoch, step, steps) if stage is None else cfg.lr
             logits, losses = distiller.forward_train(x, y, keys) if stage is None else (None, stage.loss(x, y))
-            loss = sum(losses.values())
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if stage is None:
+                for name, value in (distiller.backward(losses) or {}).items():
+                    measured.setdefault(name, []).append(value)
+            else:
+                sum(losses.values()).backward()
             optimizer.step()
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0) + value.detach() * len(index)
@@ -172,6 +176,8 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
             "epoch_seconds": seconds,
         }
         record["train_loss"]["total"] = sum(record["train_loss"].values())
+        if measured:  # what the distiller's backward measured, mean over the epoch's steps
+            record["measurements"] = {k: sum(v) / len(v) for k, v in measured.items()}
         history.append(record)
         bar.set_postfix(loss=f"{record['train_loss']['total']:.3f}", acc=f"{record['test_acc']:.2f}")
         if checkpoint is not None:

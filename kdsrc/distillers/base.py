@@ -68,7 +68,7 @@ class Distiller(nn.Module):
             raise ValueError(f"checkpoint: does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.named_parameters() if not name.startswith("teacher.") and p.requires_grad]
+        return [p for _, p in self.named_trainable_parameters()]
 
     def extra_parameter_count(self) -> int:
         """Trainable parameters beyond the student's own (connectors, regressors, heads)."""
@@ -86,6 +86,16 @@ class Distiller(nn.Module):
             return self.logit_cache[keys]
         with torch.no_grad():
             return self.teacher(x)
+
+    def backward(self, losses: dict[str, torch.Tensor]) -> dict[str, float] | None:
+        """Back-propagate one step's losses into the ``.grad`` of the trainable parameters; return
+        measurements the trainer averages over the epoch (e.g. gradient cosines), or None.
+        Default: one backward pass of their sum."""
+        sum(losses.values()).backward()
+        return None
+
+    def named_trainable_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in self.named_parameters() if not n.startswith("teacher.") and p.requires_grad]
 
     def first_stage(self) -> Stage | None:
         """The method's first training stage, or None for single-stage methods."""

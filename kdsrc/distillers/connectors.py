@@ -32,3 +32,12 @@ def ab_connector(student_channels: int, teacher_channels: int) -> nn.Module:
     conv = nn.Conv2d(student_channels, teacher_channels, 1, bias=False)
     nn.init.normal_(conv.weight, 0.0, (2.0 / teacher_channels) ** 0.5)
     return nn.Sequential(conv, nn.BatchNorm2d(teacher_channels))
+
+
+def srrl_connector(student_channels: int, teacher_channels: int) -> nn.Sequential:
+    """SRRL's connector as the official code builds it (KD_SRRL ``transfer_conv``): a 1x1 conv
+    without bias, BN and ReLU, the conv initialised N(0, 2/(k*k*out)); always present, even when
+    the channel counts agree."""
+    conv = nn.Conv2d(student_channels, teacher_channels, 1, bias=False)
+    nn.init.normal_(conv.weight, 0.0, (2.0 / teacher_channels) ** 0.5)
+    return nn.Sequential(conv, nn.BatchNorm2d(teacher_channels), nn.ReLU(inplace=True))

@@ -27,3 +27,13 @@ def require_stage_indices(name: str, value) -> tuple:
 def require_existing_stages(name: str, indices, taps: int) -> None:
     if max(indices) >= taps:
         raise ValueError(f"{name}: stage indices must be in 0..{taps - 1}, got {list(indices)}")
+
+
+def require_choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}: must be one of {list(allowed)}, got {value!r}")
+
+
+def require_bool(name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: must be True or False, got {value!r}")

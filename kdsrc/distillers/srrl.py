@@ -1,0 +1,63 @@
+"""SRRL: knowledge distillation via softmax regression representation learning (Yang et al., ICLR 2021).
+
+The student's last feature map goes through a connector (1x1 conv without bias, BN, ReLU: the
+official code's ``transfer_conv``, present even when the channel counts agree) and is then
+asked to (i) match the teacher's pooled penultimate feature (``l_fm``, Eq. 3) and (ii) give the
+teacher's logits when read by the teacher's own frozen classifier (``l_sr``, Eq. 7, the L2 form
+the paper and the code use; Eq. 5's cross-entropy is ``form="paper"``). The student's own
+classifier, trained by cross-entropy alone, is the one used at test time. Weights default to
+the official code's ``CE + l_fm + 1 * l_sr`` (alpha = beta = 1); the CIFAR-100 values were
+grid-searched per pair (alpha, beta in {(1, 1), (1, 5), (10, 1)}, the author's reply in
+KD_SRRL issue #3). There is no Hinton KD term, as in the paper and the code.
+"""
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+
+from ..losses import srrl_losses
+from .base import Distiller, feature_shapes
+from .connectors import srrl_connector
+from .validate import require_choice, require_non_negative
+
+
+@dataclass(frozen=True)
+class SRRLConfig:
+    fm_weight: float = 1.0
+    sr_weight: float = 1.0
+    ce_weight: float = 1.0
+    form: str = "official"
+
+    def __post_init__(self):
+        require_non_negative("fm_weight", self.fm_weight)
+        require_non_negative("sr_weight", self.sr_weight)
+        require_non_negative("ce_weight", self.ce_weight)
+        require_choice("form", self.form, ("official", "paper"))
+
+
+def _last_map(features):
+    """The map the classifier pools: the ReLU of the last pre-activation (a ResNet's stage-3
+    output; a WRN's stage-3 output after its final BN and ReLU)."""
+    return F.relu(features.preacts[-1])
+
+
+class SRRL(Distiller):
+    """Student + connector trained on CE, feature matching and softmax regression through the teacher's classifier."""
+
+    Config = SRRLConfig
+    needs_teacher = True
+
+    def __init__(self, student, teacher, config: SRRLConfig = SRRLConfig(), example=None):
+        super().__init__(student, teacher)
+        self.config = config
+        s_channels, t_channels = feature_shapes(student, example)[-1][1], feature_shapes(teacher, example)[-1][1]
+        self.connector = srrl_connector(s_channels, t_channels)
+
+    def forward_train(self, x, y, keys=None):
+        features = self.student.forward_features(x)
+        teacher_map = _last_map(self.teacher_features(x))
+        l_fm, l_sr = srrl_losses(self.connector(_last_map(features)), teacher_map, self.teacher.fc, self.config.form)
+        return features.logits, {
+            "ce": self.config.ce_weight * F.cross_entropy(features.logits, y),
+            "fm": self.config.fm_weight * l_fm,
+            "sr": self.config.sr_weight * l_sr,
+        }

@@ -124,3 +124,20 @@ def preactivations(features: dict, margin: float = 1.0, stages=(1, 2, 3)):
         ax.axvspan(-margin, margin, color="gray", alpha=0.15)
         ax.axvline(0, color="black", lw=0.8)
     return grid.figure
+
+
+def binary_kl_curves(gaps=None, temperatures=(1, 2, 4, 8), teacher_logit: float = 0.0):
+    """BinaryKL and BinaryKL-Norm (Yang et al. 2024) for one class, as the student's logit moves
+    away from the teacher's (``teacher_logit``) by ``gaps``, one curve per temperature."""
+    from .losses import binary_kl, binary_kl_norm
+    gaps = torch.linspace(-20, 20, 401) if gaps is None else torch.as_tensor(gaps, dtype=torch.float32)
+    teacher = torch.full((len(gaps), 1), float(teacher_logit))
+    student = teacher + gaps.view(-1, 1)
+    rows = [{"loss": name, "T": f"T={t}", "student logit − teacher logit": g.item(),
+             "value per class": (fn(student[i:i + 1], teacher[i:i + 1], t)).item()}
+            for name, fn in (("BinaryKL", binary_kl), ("BinaryKL-Norm", binary_kl_norm))
+            for t in temperatures for i, g in enumerate(gaps)]
+    grid = sns.relplot(pd.DataFrame(rows), x="student logit − teacher logit", y="value per class", hue="T",
+                       col="loss", kind="line", facet_kws={"sharey": False}, height=3, aspect=1.3)
+    grid.set_titles("{col_name}")
+    return grid.figure

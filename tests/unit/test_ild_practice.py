@@ -90,3 +90,15 @@ def test_stored_cost_benchmark_is_read_not_remeasured_and_missing_is_an_error_un
             experiment.method_costs("smoke")
     finally:
         experiment.use()
+
+
+def test_classifier_table_scores_each_models_own_head_and_a_foreign_classifier():
+    from kdsrc.probes import classifier_table
+    labels = torch.tensor([0, 1, 1, 0])
+    pooled = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    own_logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [0.0, 2.0], [2.0, 0.0]])  # all right
+    swap = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        swap.weight.copy_(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))  # reads the channels the other way round
+    row = classifier_table({"net": Features(own_logits, [], [], pooled)}, swap, labels).iloc[0]
+    assert row["own classifier acc (%)"] == 100.0 and row["teacher classifier acc (%)"] == 25.0

@@ -33,3 +33,9 @@ def test_sweep_can_leave_categories_unjoined():
         [line] = [line for line in ax.lines if len(set(line.get_xdata())) == 2]
         return line.get_linestyle()
     assert mean_line_style(True) == "-" and mean_line_style(False) == "None"
+
+
+def test_binary_kl_curves_draw_both_losses_for_each_temperature():
+    fig = plots.binary_kl_curves(gaps=[-2.0, 0.0, 2.0], temperatures=(1, 4))
+    assert [ax.get_title() for ax in fig.axes] == ["BinaryKL", "BinaryKL-Norm"]
+    assert all(len(ax.lines) >= 2 for ax in fig.axes)

@@ -105,6 +105,14 @@ frame, table = results.compare({"teacher": [teacher], **runs})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
 # %% [markdown]
+# At the cpu scale, softmax regression does the work: SR alone is as good as SRRL with both
+# losses, and both are above vanilla KD by a fraction of the spread between seeds, while
+# feature matching alone gives little. This agrees with the paper's account (the SR loss is
+# the stronger term) and with the layer-selection finding of {doc}`07_ild_in_practice`, with
+# one twist: FitNets on the same stage-3 map, matched position by position with weight 100,
+# is better still here. SRRL's losses see only the *pooled* feature, so they leave the spatial
+# layout free; with our under-trained student the denser signal wins.
+#
 # The three loss terms during training (as weighted in the loss), mean and range over seeds:
 
 # %%

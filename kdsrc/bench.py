@@ -11,9 +11,8 @@ import torch
 
 from . import augment, provenance
 from .config import make_config
-from .data import to_model_input
 from .distillers import METHODS
-from .experiment import dataset_for
+from .experiment import build_distiller, dataset_for
 from .models import build_model, count_parameters
 from .teacher_cache import build_logit_cache
 from .train import fit, peak_memory_mb, reset_peak_memory
@@ -77,8 +76,7 @@ def method_cost(method: str, profile: str = "cpu", epochs: int = 2, device: str 
     torch.manual_seed(0)
     student = build_model(cfg.model, data.num_classes, data.in_channels)
     teacher = build_model(cfg.teacher, data.num_classes, data.in_channels) if METHODS[method].needs_teacher else None
-    example = to_model_input(data.train.images[:2], data.mean, data.std)
-    distiller = METHODS[method](student, teacher, METHODS[method].Config(**cfg.method_params), example=example)
+    distiller = build_distiller(method, cfg.method_params, student, teacher, data)
     if getattr(distiller, "caches_teacher_logits", False) and cfg.teacher_cache:
         views = augment.num_views(cfg.crop_padding, cfg.flip)
         distiller.logit_cache = torch.randn(len(data.train) * views, data.num_classes, device=device)

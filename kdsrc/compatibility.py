@@ -6,8 +6,8 @@ parameters it adds, or the one-line error with which it refuses the pair.
 import pandas as pd
 import torch
 
-from .data import Dataset, to_model_input
-from .distillers import METHODS
+from .data import Dataset
+from .experiment import build_distiller
 from .models import build_model
 
 # The configurations compared: each method's defaults, and FitNets across stages of different resolution.
@@ -25,7 +25,6 @@ SETTINGS = {
 def compatibility(student: str, teachers: list[str], data: Dataset, settings: dict = SETTINGS) -> pd.DataFrame:
     """One row per method setting, one column per teacher: the extra trainable parameters of the
     distiller built for ``student`` ← teacher (0: no connector needed), or ``refuses: <reason>``."""
-    example = to_model_input(data.train.images[:2], data.mean, data.std)
     rows = []
     for label, (method, params) in settings.items():
         row = {"method": label}
@@ -34,7 +33,7 @@ def compatibility(student: str, teachers: list[str], data: Dataset, settings: di
             pair = (build_model(student, data.num_classes, data.in_channels),
                     build_model(teacher, data.num_classes, data.in_channels))
             try:
-                distiller = METHODS[method](*pair, METHODS[method].Config(**params), example=example)
+                distiller = build_distiller(method, params, *pair, data)
                 row[f"← {teacher}"] = f"{distiller.extra_parameter_count():,}"
             except ValueError as exc:
                 row[f"← {teacher}"] = f"refuses: {exc}"

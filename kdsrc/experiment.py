@@ -93,6 +93,18 @@ def predict_features(model: torch.nn.Module, images: torch.Tensor, data):
     return model.forward_features(to_model_input(images, data.mean, data.std))
 
 
+def build_distiller(method: str, params: dict, student: torch.nn.Module, teacher: torch.nn.Module | None, data):
+    """``method``'s distiller for ``student`` and ``teacher`` with parameters ``params``, its
+    connectors sized on two training images of ``data``; a ValueError names a bad parameter or pair."""
+    distiller = METHODS[method]
+    example = to_model_input(data.train.images[:2], data.mean, data.std)
+    return distiller(student, teacher, distiller.Config(**params), example=example)
+
+
+def _mean_epoch_seconds(history: list[dict]) -> float:
+    return sum(r["epoch_seconds"] for r in history) / len(history)
+
+
 def _logit_cache(teacher_cfg: RunConfig, teacher, cfg: RunConfig, root: Path, device) -> torch.Tensor:
     data_key = f"{cfg.dataset}-{cfg.train_subset}-{cfg.val_size}-{cfg.subset_seed}-p{cfg.crop_padding}-f{int(cfg.flip)}"
     path = root / "cache" / f"logits_{teacher_cfg.run_id()}_{data_key}_cl{int(cfg.channels_last)}.pt"
@@ -122,7 +134,7 @@ def _first_stage(distiller, data, cfg: RunConfig, device, checkpoint: Path) -> d
         history = fit(distiller, data, cfg, device, stage_checkpoint, desc=f"{cfg.method}:{stage.name}", stage=stage)
         save_atomic({"model": distiller.trainable_state(), "history": history}, finished)
     return {"name": stage.name, "epochs": stage.epochs, "history": history,
-            "seconds_per_epoch": sum(r["epoch_seconds"] for r in history) / len(history)}
+            "seconds_per_epoch": _mean_epoch_seconds(history)}
 
 
 def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> dict:
@@ -148,16 +160,14 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
 
     torch.manual_seed(cfg.seed)
     student = build_model(cfg.model, data.num_classes, data.in_channels)
-    method = METHODS[cfg.method]
-    example = to_model_input(data.train.images[:2], data.mean, data.std)
     try:
-        distiller = method(student, teacher, method.Config(**cfg.method_params), example=example)
+        distiller = build_distiller(cfg.method, cfg.method_params, student, teacher, data)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if teacher_cfg is not None:
         teacher_acc = run(teacher_cfg, root, device)["last_test_acc"]
         load_weights(teacher_cfg, root, teacher)
-    if teacher is not None and getattr(method, "caches_teacher_logits", False) and cfg.teacher_cache:
+    if teacher is not None and getattr(distiller, "caches_teacher_logits", False) and cfg.teacher_cache:
         distiller.logit_cache = _logit_cache(teacher_cfg, teacher, cfg, root, device).to(device)
 
     checkpoint = root / "checkpoints" / path.relative_to(root / "runs").with_suffix(".ckpt")
@@ -177,7 +187,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         "best_test_acc": best["test_acc"],
         "best_epoch": best["epoch"],
         "last_val_acc": history[-1]["val_acc"],
-        "seconds_per_epoch": sum(r["epoch_seconds"] for r in history) / len(history),
+        "seconds_per_epoch": _mean_epoch_seconds(history),
         "wall_seconds_this_session": time.perf_counter() - start,
         "peak_memory_mb": peak_memory_mb(device),
         "memory_before_training_mb": memory_before,
@@ -219,4 +229,5 @@ def method_costs(profile: str, root: Path | None = None, device: str | None = No
     return out
 
 
-__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "predict_features", "method_costs", "MissingRun"]
+__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "predict_features", "build_distiller",
+           "method_costs", "MissingRun"]

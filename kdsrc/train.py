@@ -59,13 +59,17 @@ def _proc_status_mb(field: str) -> float | None:
     return None
 
 
+def _max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def peak_memory_mb(device) -> float:
     """Peak CUDA memory allocated on a GPU; on a CPU the peak resident memory of this process since
     :func:`reset_peak_memory` (Linux's VmHWM), else since the process started."""
     if torch.device(device).type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     peak = _proc_status_mb("VmHWM")
-    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak if peak is not None else _max_rss_mb()
 
 
 def reset_peak_memory(device) -> float:
@@ -80,7 +84,7 @@ def reset_peak_memory(device) -> float:
     except OSError:
         pass
     now = _proc_status_mb("VmRSS")
-    return now if now is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return now if now is not None else _max_rss_mb()
 
 
 def save_atomic(obj, path: Path) -> None:

@@ -3,51 +3,36 @@ shows collapsing.
 
 ``ce_weight * CE(z, y) + kd_weight * BinaryKL(z, teacher; T)`` on the student's own logits
 (:func:`kdsrc.losses.binary_kl`, the official ``BinaryKL`` used for the paper's single-head
-study; T = 2 as the official loss's default). ``measure_gradients`` records, per epoch, the
-cosine between the two losses' gradients on the classifier's weights and on the backbone: the
-DHKD paper argues they conflict on the former and not on the latter.
+study; T = 2 as the official loss's default): vanilla KD with BinaryKL in place of the softmax
+KL. ``measure_gradients`` records, per epoch, the cosine between the two losses' gradients on
+the classifier's weights and on the backbone: the DHKD paper argues they conflict on the former
+and not on the latter.
 """
 from dataclasses import dataclass
 
-import torch.nn.functional as F
-
 from ..losses import binary_kl
 from . import gradients
-from .base import Distiller
-from .validate import require_bool, require_non_negative, require_positive
+from .kd import KD, KDConfig
+from .validate import require_bool
 
 
 @dataclass(frozen=True)
-class CEBinaryKLConfig:
+class CEBinaryKLConfig(KDConfig):
+    temperature: float = 2.0
     ce_weight: float = 1.0
     kd_weight: float = 1.0
-    temperature: float = 2.0
     measure_gradients: bool = False
 
     def __post_init__(self):
-        require_non_negative("ce_weight", self.ce_weight)
-        require_non_negative("kd_weight", self.kd_weight)
-        require_positive("temperature", self.temperature)
+        super().__post_init__()
         require_bool("measure_gradients", self.measure_gradients)
 
 
-class CEBinaryKL(Distiller):
+class CEBinaryKL(KD):
     """Student's single head trained on cross-entropy plus BinaryKL to the teacher's logits."""
 
     Config = CEBinaryKLConfig
-    needs_teacher = True
-    caches_teacher_logits = True
-
-    def __init__(self, student, teacher, config: CEBinaryKLConfig = CEBinaryKLConfig(), example=None):
-        super().__init__(student, teacher)
-        self.config = config
-
-    def forward_train(self, x, y, keys=None):
-        logits = self.student(x)
-        return logits, {
-            "ce": self.config.ce_weight * F.cross_entropy(logits, y),
-            "kd": self.config.kd_weight * binary_kl(logits, self.teacher_logits(x, keys), self.config.temperature),
-        }
+    soft_loss = staticmethod(binary_kl)
 
     def backward(self, losses):
         if not self.config.measure_gradients:

@@ -24,20 +24,22 @@ def conv_regressor(student_shape, teacher_shape, relu: bool = True) -> nn.Sequen
     return nn.Sequential(*layers)
 
 
-def ab_connector(student_channels: int, teacher_channels: int) -> nn.Module:
-    """The activation-boundary connector of the official code (bhheo/AB_distillation): nothing when
-    the channel counts agree, else a 1x1 conv without bias and BN, initialised N(0, 2/(k*k*out))."""
-    if student_channels == teacher_channels:
-        return nn.Identity()
+def _conv1x1_bn(student_channels: int, teacher_channels: int) -> list[nn.Module]:
+    """A 1x1 conv without bias, initialised N(0, 2/(k*k*out)) as both official codes do, and BN."""
     conv = nn.Conv2d(student_channels, teacher_channels, 1, bias=False)
     nn.init.normal_(conv.weight, 0.0, (2.0 / teacher_channels) ** 0.5)
-    return nn.Sequential(conv, nn.BatchNorm2d(teacher_channels))
+    return [conv, nn.BatchNorm2d(teacher_channels)]
+
+
+def ab_connector(student_channels: int, teacher_channels: int) -> nn.Module:
+    """The activation-boundary connector of the official code (bhheo/AB_distillation): nothing when
+    the channel counts agree, else a 1x1 conv without bias and BN."""
+    if student_channels == teacher_channels:
+        return nn.Identity()
+    return nn.Sequential(*_conv1x1_bn(student_channels, teacher_channels))
 
 
 def srrl_connector(student_channels: int, teacher_channels: int) -> nn.Sequential:
     """SRRL's connector as the official code builds it (KD_SRRL ``transfer_conv``): a 1x1 conv
-    without bias, BN and ReLU, the conv initialised N(0, 2/(k*k*out)); always present, even when
-    the channel counts agree."""
-    conv = nn.Conv2d(student_channels, teacher_channels, 1, bias=False)
-    nn.init.normal_(conv.weight, 0.0, (2.0 / teacher_channels) ** 0.5)
-    return nn.Sequential(conv, nn.BatchNorm2d(teacher_channels), nn.ReLU(inplace=True))
+    without bias, BN and ReLU; always present, even when the channel counts agree."""
+    return nn.Sequential(*_conv1x1_bn(student_channels, teacher_channels), nn.ReLU(inplace=True))

@@ -35,6 +35,7 @@ class KD(Distiller):
     Config = KDConfig
     needs_teacher = True
     caches_teacher_logits = True  # its loss reads only the teacher's logits: the view cache serves them
+    soft_loss = staticmethod(kd_loss)  # the distillation term on (student, teacher logits, T)
 
     def __init__(self, student, teacher, config: KDConfig = KDConfig(), example=None):
         super().__init__(student, teacher)
@@ -45,5 +46,5 @@ class KD(Distiller):
         teacher_logits = self.teacher_logits(x, keys)
         return logits, {
             "ce": self.config.ce_weight * F.cross_entropy(logits, y),
-            "kd": self.config.kd_weight * kd_loss(logits, teacher_logits, self.config.temperature),
+            "kd": self.config.kd_weight * self.soft_loss(logits, teacher_logits, self.config.temperature),
         }

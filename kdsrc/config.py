@@ -92,11 +92,15 @@ class RunConfig:
             raise ConfigError(str(exc)) from None
 
     def teacher_config(self) -> "RunConfig | None":
-        """The configuration that trains this run's teacher (itself a cached run)."""
+        """The configuration that trains this run's teacher (itself a cached run): the student's
+        data, and the profile's training recipe (:data:`TEACHER_RECIPE`) whatever the student
+        overrides, so that changing, say, the student's learning rate never retrains its teacher."""
         if self.teacher is None or not METHODS[self.method].needs_teacher:
             return None
-        return replace(self, method="vanilla", model=self.teacher, method_params={},
-                       train_subset=self.teacher_train_subset, epochs=self.teacher_epochs or self.epochs,
+        recipe = {name: value for name, value in profile_defaults(self.profile).items() if name in TEACHER_RECIPE}
+        recipe["epochs"] = self.teacher_epochs or recipe["epochs"]
+        return replace(self, **recipe, method="vanilla", model=self.teacher, method_params={},
+                       train_subset=self.teacher_train_subset,
                        seed=self.teacher_seed, teacher=None, teacher_epochs=None,
                        teacher_train_subset=None, teacher_seed=0)
 
@@ -165,6 +169,15 @@ METHOD_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {},
 }
 RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params", "method", "profile"}
+# What a teacher trains with: always its profile's values, never the student's overrides.
+TEACHER_RECIPE = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay",
+                  "crop_padding", "flip")
+
+
+def profile_defaults(profile: str) -> dict[str, Any]:
+    """Every run field's value in ``profile`` before any override."""
+    defaults = {f.name: f.default for f in fields(RunConfig) if f.name in RUN_FIELDS}
+    return {**defaults, **PROFILES[profile]}
 
 
 def make_config(method: str, profile: str = "cpu", **overrides) -> RunConfig:

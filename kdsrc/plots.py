@@ -141,3 +141,32 @@ def binary_kl_curves(gaps=None, temperatures=(1, 2, 4, 8), teacher_logit: float 
                        col="loss", kind="line", facet_kws={"sharey": False}, height=3, aspect=1.3)
     grid.set_titles("{col_name}")
     return grid.figure
+
+
+def measurement_curves(runs: dict[str, list[dict]], keys: dict[str, str], reference: float | None = 0.0):
+    """Per-epoch training measurements of each labelled group of runs (the run history's
+    ``measurements``, e.g. gradient cosines): one panel per key of ``keys`` (its value the panel
+    title), mean line and the band of seeds, with a horizontal reference line."""
+    rows = [{"label": label, "measurement": title, "seed": r["config"]["seed"], "epoch": h["epoch"],
+             "value": h["measurements"][key]}
+            for label, group in runs.items() for r in group for h in r["history"]
+            for key, title in keys.items() if key in h.get("measurements", {})]
+    grid = sns.relplot(pd.DataFrame(rows), x="epoch", y="value", hue="label", col="measurement", kind="line",
+                       errorbar=("pi", 100), height=3, aspect=1.2)
+    grid.set_titles("{col_name}")
+    if reference is not None:
+        grid.refline(y=reference, color="gray", ls="--")
+    return grid.figure
+
+
+def accuracy_vs_cost(table: pd.DataFrame, x: str = "epoch time × alone", y: str = "last_mean",
+                     error: str = "last_std", label: str = "run"):
+    """Accuracy (mean, with ± std bars over seeds) against a cost column, one labelled point per row."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.errorbar(table[x], table[y], yerr=table[error], fmt="o", capsize=3)
+    for _, row in table.iterrows():
+        ax.annotate(row[label], (row[x], row[y]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xlabel(x)
+    ax.set_ylabel("last-epoch test accuracy (%)")
+    fig.tight_layout()
+    return fig

@@ -28,3 +28,25 @@ def classifier_table(features: dict, classifier: torch.nn.Module, labels: torch.
                      "own classifier acc (%)": 100 * (feats.logits.argmax(1) == labels).float().mean().item(),
                      "teacher classifier acc (%)": 100 * (classifier(feats.pooled).argmax(1) == labels).float().mean().item()})
     return pd.DataFrame(rows)
+
+
+def logit_levels(logits: dict[str, list[float]], temperature: float = 1.0) -> pd.DataFrame:
+    """Per logit vector and class: the logit, its softmax probability and its per-class sigmoid at
+    ``temperature``. Softmax is shift-invariant, the sigmoids are not: the information a
+    logit-level loss such as BinaryKL (Yang et al. 2024, Dual-Head KD) can use."""
+    rows = []
+    for name, values in logits.items():
+        z = torch.tensor(values, dtype=torch.float64)
+        for k, (logit, p, s) in enumerate(zip(z, torch.softmax(z / temperature, 0), torch.sigmoid(z / temperature))):
+            rows.append({"logits": name, "class": k, "logit": logit.item(), "softmax": p.item(), "sigmoid": s.item()})
+    return pd.DataFrame(rows)
+
+
+def loss_between(student: list[float], teacher: list[float], temperatures=(1, 2, 4)) -> pd.DataFrame:
+    """Hinton KD, BinaryKL and BinaryKL-Norm between one student and one teacher logit vector, per
+    temperature: zero for KD whenever the two differ by a constant, never for the logit-level losses."""
+    from .losses import binary_kl, binary_kl_norm, kd_loss
+    s = torch.tensor([student], dtype=torch.float32)
+    t = torch.tensor([teacher], dtype=torch.float32)
+    return pd.DataFrame([{"T": T, "KD (softmax KL)": kd_loss(s, t, T).item(), "BinaryKL": binary_kl(s, t, T).item(),
+                          "BinaryKL-Norm": binary_kl_norm(s, t, T).item()} for T in temperatures])

@@ -161,3 +161,38 @@ def first_stage_table(runs: list[dict]) -> pd.DataFrame:
 def first_stage_seconds(runs: list[dict]) -> float:
     """Seconds per epoch of the first stage, mean over runs."""
     return sum(run["first_stage"]["seconds_per_epoch"] for run in runs) / len(runs)
+
+
+def method_summary(runs: dict[str, list[dict]], costs: dict, methods: dict[str, str]) -> pd.DataFrame:
+    """One row per labelled group of runs (``methods`` maps each label to its method): accuracy
+    and paired gain (:func:`compare`), the controlled benchmark's epoch-time ratio, first-stage
+    ratio and peak memory of its method (:func:`method_costs_frame`), its first-stage epochs and
+    the trainable parameters it adds to the student. ``last_mean``/``last_std`` are kept for plots."""
+    _, table = compare(runs)
+    bench = method_costs_frame(costs).set_index("method").loc[[methods[label] for label in table.run]]
+    first = [runs[label][0]["config"]["method_params"].get("init_epochs", 0) for label in table.run]
+    out = table[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "last_mean", "last_std"]].copy()
+    out["epoch time × alone"] = bench["epoch time × alone"].values
+    out["first-stage epochs"] = first
+    out["first-stage epoch × alone"] = bench["first-stage epoch × alone"].values
+    out["peak memory above start (MB)"] = bench["peak memory above start (MB)"].values
+    out["extra parameters"] = [runs[label][0]["extra_parameters"] for label in table.run]
+    return out
+
+
+def cited_gain_summary(cited: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Per method and cited table, the method's gain over the student alone
+    (:func:`cited_gains`) summarised over the table's teacher-student pairs: mean, smallest,
+    largest and number of pairs, with whether the numbers were verified at their source."""
+    rows = []
+    for method in methods:
+        for (paper, name), part in cited.groupby(["paper", "table"], sort=False):
+            if method not in set(part.method):
+                continue
+            gains = cited_gains(part, method)[f"{method} gain"].dropna()
+            if gains.empty:
+                continue
+            rows.append({"method": method, "paper": paper, "table": name, "pairs": len(gains),
+                         "mean gain": round(gains.mean(), 2), "smallest": gains.min(), "largest": gains.max(),
+                         "verified": "/".join(sorted(set(part.loc[part.method == method, "verified"])))})
+    return pd.DataFrame(rows)

@@ -50,6 +50,10 @@ class SRRL(Distiller):
         super().__init__(student, teacher)
         self.config = config
         s_channels, t_channels = feature_shapes(student, example)[-1][1], feature_shapes(teacher, example)[-1][1]
+        if teacher.fc.in_features != t_channels:
+            raise ValueError(f"teacher: SRRL's connector maps the student's last feature map to the teacher's "
+                             f"{t_channels} channels, but the teacher's classifier reads {teacher.fc.in_features} "
+                             "features; use a teacher whose classifier reads its pooled last feature map")
         self.connector = srrl_connector(s_channels, t_channels)
 
     def forward_train(self, x, y, keys=None):

@@ -52,6 +52,12 @@ def test_list_prints_methods_models_and_profiles():
     (["--method", "kd", "--set", "kd_weight=-0.5"], "kd_weight"),
     (["--method", "kd", "--set", "nope=1"], "nope"),
     (["--method", "kd", "--set", "epochs"], "--set"),
+    (["--method", "dhkd", "--set", "aux_head=mlp"], "aux_head"),
+    (["--method", "dhkd", "--set", "temperature=0"], "temperature"),
+    (["--method", "dhkd", "--set", "kd_weight=-1"], "kd_weight"),
+    (["--method", "ce_binary_kl", "--set", "temperature=-2"], "temperature"),
+    (["--method", "srrl", "--set", "sr_weight=-1"], "sr_weight"),
+    (["--method", "srrl", "--set", "form=kl"], "form"),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_bad_parameter_exits_with_one_line_naming_it_and_writes_nothing(tmp_path, args, name):
     proc = kdsrc("train", "--profile", "smoke", *args, "--results", tmp_path / "results")

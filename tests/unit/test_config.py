@@ -126,8 +126,8 @@ def test_teacher_config_is_a_vanilla_run_of_the_teacher_model():
     assert (teacher.test_subset, teacher.dataset, teacher.profile) == (cfg.test_subset, cfg.dataset, cfg.profile)
 
 
-def test_teacher_config_falls_back_to_the_students_epochs():
-    assert make_config("kd", "smoke", teacher_epochs=None, epochs=3).teacher_config().epochs == 3
+def test_teacher_config_falls_back_to_the_profiles_epochs():
+    assert make_config("kd", "smoke", teacher_epochs=None, epochs=5).teacher_config().epochs == PROFILES["smoke"]["epochs"]
 
 
 def test_vanilla_run_has_no_teacher_config():
@@ -156,3 +156,15 @@ def test_profiles_set_the_first_stage_length_of_two_stage_methods_and_overrides_
     assert make_config("ab", "cpu").method_params["init_epochs"] == 2
     assert make_config("fsp", "smoke").method_params["init_epochs"] == 1
     assert make_config("ab", "cpu", init_epochs=5).method_params["init_epochs"] == 5
+
+
+def test_the_students_training_overrides_never_change_its_teacher():
+    """The teacher trains with its profile's recipe: a student's lr, schedule, batch or augmentation
+    override must not retrain it (a new teacher would also change what every comparison means)."""
+    base = make_config("kd", "cpu").teacher_config()
+    for overrides in (dict(lr=0.01), dict(epochs=15), dict(batch_size=64, weight_decay=1e-4), dict(flip=False),
+                      dict(schedule="step", milestones=[5])):
+        teacher = make_config("kd", "cpu", **overrides).teacher_config()
+        assert teacher == base and teacher.run_id() == base.run_id(), overrides
+    assert make_config("kd", "cpu", teacher_epochs=4).teacher_config().epochs == 4
+    assert make_config("kd", "cpu", test_subset=100).teacher_config().test_subset == 100  # the data is the student's

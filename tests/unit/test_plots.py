@@ -39,3 +39,21 @@ def test_binary_kl_curves_draw_both_losses_for_each_temperature():
     fig = plots.binary_kl_curves(gaps=[-2.0, 0.0, 2.0], temperatures=(1, 4))
     assert [ax.get_title() for ax in fig.axes] == ["BinaryKL", "BinaryKL-Norm"]
     assert all(len(ax.lines) >= 2 for ax in fig.axes)
+
+
+def _history_run(seed, values):
+    return {"config": {"seed": seed}, "history": [{"epoch": e + 1, "measurements": m} for e, m in enumerate(values)]}
+
+
+def test_measurement_curves_draw_one_panel_per_measurement_and_skip_missing_keys():
+    runs = {"one head": [_history_run(0, [{"cos_classifier": -0.1, "cos_backbone": 0.5}] * 2)],
+            "two heads": [_history_run(0, [{"cos_backbone": 0.4, "aligned": 0.2}] * 2)]}
+    fig = plots.measurement_curves(runs, {"cos_classifier": "classifier", "cos_backbone": "backbone", "aligned": "GA"})
+    assert [ax.get_title() for ax in fig.axes] == ["classifier", "backbone", "GA"]
+
+
+def test_accuracy_vs_cost_labels_every_point():
+    table = pd.DataFrame({"run": ["a", "b"], "epoch time × alone": [1.0, 2.0], "last_mean": [70.0, 72.0],
+                          "last_std": [0.5, 0.1]})
+    ax = plots.accuracy_vs_cost(table).axes[0]
+    assert [text.get_text() for text in ax.texts] == ["a", "b"]

@@ -28,3 +28,34 @@ def test_cited_ild_rows_name_the_same_pairs_as_the_cited_kd_rows():
     kd, ild = results.reference("kd"), results.reference("ild")
     crd = lambda frame: set(map(tuple, frame[frame.paper.str.contains("CRD")][["table", "teacher", "student"]].values))  # noqa: E731
     assert crd(ild) <= crd(kd), sorted(crd(ild) - crd(kd))
+
+
+def test_method_summary_joins_accuracy_benchmark_and_extra_parameters():
+    alone = [_run("vanilla", "small", s, acc, 2.0) for s, acc in enumerate([70.0, 72.0])]
+    fsp = [_run("fsp", "small", s, acc, 2.0) for s, acc in enumerate([71.0, 74.0])]
+    for run in fsp:
+        run["config"]["method_params"] = {"init_epochs": 2}
+        run["extra_parameters"] = 0
+    for run in alone:
+        run["extra_parameters"] = 0
+    bench_row = dict(first_stage_img_s=None, peak_memory_above_start_mb=100.0, extra_parameters=0, student_parameters=10)
+    costs = {"methods": [{"method": "vanilla", "img_s": 1000.0, **bench_row},
+                         {"method": "fsp", "img_s": 500.0, **{**bench_row, "first_stage_img_s": 250.0}}]}
+    summary = results.method_summary({"student alone": alone, "FSP": fsp}, costs, {"student alone": "vanilla", "FSP": "fsp"})
+    assert list(summary.run) == ["student alone", "FSP"]
+    assert list(summary["epoch time × alone"]) == [1.0, 2.0]
+    assert list(summary["first-stage epochs"]) == [0, 2] and summary["first-stage epoch × alone"].iloc[1] == 4.0
+    assert list(summary["paired gain over alone"]) == ["", "1.50 ± 0.71"]
+    assert list(summary["last_mean"]) == [71.0, 72.5]
+
+
+def test_cited_gain_summary_over_the_pairs_of_each_table():
+    import pandas as pd
+    rows = [("P", "T1", "a", "s", "student", 70.0), ("P", "T1", "a", "s", "kd", 72.0),
+            ("P", "T1", "b", "s2", "student", 60.0), ("P", "T1", "b", "s2", "kd", 61.0),
+            ("P", "T1", "b", "s2", "teacher", 80.0), ("P", "T1", "a", "s", "teacher", 80.0)]
+    cited = pd.DataFrame([dict(paper=p, table=t, dataset="cifar100", teacher=te, student=st, method=m, metric="top1_acc",
+                               value=v, verified="yes", source="src") for p, t, te, st, m, v in rows])
+    summary = results.cited_gain_summary(cited, ["kd", "fitnets"])
+    assert summary.to_dict("records") == [{"method": "kd", "paper": "P", "table": "T1", "pairs": 2, "mean gain": 1.5,
+                                           "smallest": 1.0, "largest": 2.0, "verified": "yes"}]

@@ -8,7 +8,7 @@ from kdsrc.distillers import METHODS, gradients
 from kdsrc.distillers.ce_binary_kl import CEBinaryKLConfig
 from kdsrc.distillers.dhkd import DHKDConfig
 from kdsrc.distillers.srrl import SRRLConfig
-from kdsrc.models import build_model
+from kdsrc.models import Features, build_model
 from kdsrc.train import fit
 
 EXAMPLE = torch.randn(2, 1, 28, 28)
@@ -35,6 +35,26 @@ def test_srrl_connector_is_always_there_and_counted():
     assert same.extra_parameter_count() == 64 * 64 + 2 * 64  # 1x1 conv without bias + BN, even for 64 -> 64
     wider = METHODS["srrl"](*_pair("resnet8", "resnet8x4"), SRRLConfig(), example=EXAMPLE)
     assert wider.extra_parameter_count() == 64 * 256 + 2 * 256
+
+
+class _ProjectedTeacher(torch.nn.Module):
+    """A teacher whose classifier reads a projection of its pooled last map (32 features), not the
+    map itself (64 channels), as some architectures' heads do."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.projection, self.fc = build_model("resnet14", 10, 1), torch.nn.Linear(64, 32), torch.nn.Linear(32, 10)
+
+    def forward_features(self, x):
+        features = self.body.forward_features(x)
+        pooled = self.projection(features.pooled)
+        return Features(self.fc(pooled), features.stages, features.preacts, pooled)
+
+
+def test_srrl_refuses_a_teacher_whose_classifier_the_connector_cannot_feed():
+    student, _ = _pair()
+    with pytest.raises(ValueError, match="^teacher: .*64 channels.*32 features"):
+        METHODS["srrl"](student, _ProjectedTeacher(), SRRLConfig(), example=EXAMPLE)
 
 
 def test_srrl_feature_losses_never_reach_the_students_classifier_or_the_teacher():

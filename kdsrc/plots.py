@@ -161,11 +161,12 @@ def measurement_curves(runs: dict[str, list[dict]], keys: dict[str, str], refere
 
 def accuracy_vs_cost(table: pd.DataFrame, x: str = "epoch time × alone", y: str = "last_mean",
                      error: str = "last_std", label: str = "run"):
-    """Accuracy (mean, with ± std bars over seeds) against a cost column, one labelled point per row."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    ax.errorbar(table[x], table[y], yerr=table[error], fmt="o", capsize=3)
-    for _, row in table.iterrows():
-        ax.annotate(row[label], (row[x], row[y]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    """Accuracy (mean, with ± std bars over seeds) against a cost column, one marker per row,
+    named in the legend."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    ax.errorbar(table[x], table[y], yerr=table[error], fmt="none", ecolor="gray", capsize=3, zorder=1)
+    sns.scatterplot(table, x=x, y=y, hue=label, style=label, s=80, ax=ax, zorder=2)
+    ax.legend(title=None, bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
     ax.set_xlabel(x)
     ax.set_ylabel("last-epoch test accuracy (%)")
     fig.tight_layout()

@@ -187,7 +187,7 @@ def cited_gain_summary(cited: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     rows = []
     for method in methods:
         for (paper, name), part in cited.groupby(["paper", "table"], sort=False):
-            if method not in set(part.method):
+            if not {method, "student"} <= set(part.method):
                 continue
             gains = cited_gains(part, method)[f"{method} gain"].dropna()
             if gains.empty:

@@ -114,11 +114,12 @@ bench = results.method_costs_frame(experiment.method_costs(profile))
 bench
 
 # %% [markdown]
-# Read together: FitNets and AT pay for the teacher's forward pass on every batch (about 1.7
-# times a student epoch here, with a resnet14 teacher and a resnet8 student), plus, for
+# Read together: FitNets and AT pay for the teacher's forward pass on every batch (about 1.6
+# to 1.7 times a student epoch here, with a resnet14 teacher and a resnet8 student), plus, for
 # FitNets, a regressor of under 2 % of the student's size. KD, with its teacher logits cached,
-# costs nothing extra per epoch. FSP and AB train their main stage as cheaply as the student
-# alone but pay a first stage whose epochs cost as much as a FitNets epoch. Memory grows with
+# costs nothing extra per epoch. FSP and AB train their main stage about as cheaply as the
+# student alone (AB's main stage has no cross-entropy and came out a little faster still) but
+# pay a first stage whose epochs cost a little more than a FitNets epoch. Memory grows with
 # the teacher's activations held during the step (the benchmark's figures are resident-memory
 # peaks on a CPU, so they include the allocator's slack: compare them with each other, not as
 # exact byte counts).

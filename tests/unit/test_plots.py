@@ -52,8 +52,8 @@ def test_measurement_curves_draw_one_panel_per_measurement_and_skip_missing_keys
     assert [ax.get_title() for ax in fig.axes] == ["classifier", "backbone", "GA"]
 
 
-def test_accuracy_vs_cost_labels_every_point():
+def test_accuracy_vs_cost_names_every_point_in_the_legend():
     table = pd.DataFrame({"run": ["a", "b"], "epoch time × alone": [1.0, 2.0], "last_mean": [70.0, 72.0],
                           "last_std": [0.5, 0.1]})
     ax = plots.accuracy_vs_cost(table).axes[0]
-    assert [text.get_text() for text in ax.texts] == ["a", "b"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["a", "b"]

@@ -53,7 +53,8 @@ def test_cited_gain_summary_over_the_pairs_of_each_table():
     import pandas as pd
     rows = [("P", "T1", "a", "s", "student", 70.0), ("P", "T1", "a", "s", "kd", 72.0),
             ("P", "T1", "b", "s2", "student", 60.0), ("P", "T1", "b", "s2", "kd", 61.0),
-            ("P", "T1", "b", "s2", "teacher", 80.0), ("P", "T1", "a", "s", "teacher", 80.0)]
+            ("P", "T1", "b", "s2", "teacher", 80.0), ("P", "T1", "a", "s", "teacher", 80.0),
+            ("Q", "Fig. 1", None, None, "kd", 40.0)]  # no student row: no gain to summarise
     cited = pd.DataFrame([dict(paper=p, table=t, dataset="cifar100", teacher=te, student=st, method=m, metric="top1_acc",
                                value=v, verified="yes", source="src") for p, t, te, st, m, v in rows])
     summary = results.cited_gain_summary(cited, ["kd", "fitnets"])

@@ -103,7 +103,7 @@ methods = {"student alone": alone,
            "KD": experiment.run_seeds(make_config("kd", profile), seeds),
            **{name: experiment.run_seeds(make_config(method, profile), seeds)
               for name, method in (("FitNets", "fitnets"), ("AT", "at"), ("FSP", "fsp"), ("AB", "ab"))}}
-all_frame, summary = results.compare(methods)
+all_frame = results.compare(methods)[0]
 stored_cost = results.cost(all_frame)
 stored_cost["first stage s/epoch"] = pd.Series({name: results.first_stage_seconds(runs)
                                                 for name, runs in methods.items() if runs[0].get("first_stage")})
@@ -161,9 +161,8 @@ compat
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 # (hidden in the book) the regression test's view of the summary: every column but the timings
-extra = {name: runs[0]["extra_parameters"] for name, runs in methods.items()}
-first_epochs = {name: runs[0]["config"]["method_params"].get("init_epochs", 0) for name, runs in methods.items()}
-summary = summary.assign(**{"first-stage epochs": list(first_epochs.values()), "extra parameters": list(extra.values())})
+names = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at", "FSP": "fsp", "AB": "ab"}
+summary = results.method_summary(methods, experiment.method_costs(profile), names)
 summary[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "first-stage epochs", "extra parameters"]]
 
 # %% [markdown]
@@ -174,8 +173,5 @@ summary[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "
 # the best of all.
 
 # %%
-timing = bench.set_index("method").loc[["vanilla", "kd", "fitnets", "at", "fsp", "ab"]]
-summary["epoch time × alone"] = timing["epoch time × alone"].values
-summary["first-stage epoch × alone"] = timing["first-stage epoch × alone"].values
 summary[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "epoch time × alone",
          "first-stage epochs", "first-stage epoch × alone", "extra parameters"]]

@@ -13,10 +13,15 @@ from typing import Any
 
 from .data import DATASETS
 from .distillers import METHODS
+from .mixing import MIXINGS
+from .models.ensemble import ENSEMBLE_MODES
 from .models import MODELS
 
 SCHEDULES = ("cosine", "step")
 NOT_HASHED = ("data_root",)  # where the data lives does not change the experiment
+# Fields added after runs were stored, with their defaults: hashed only when set to something
+# else, so the stored runs keep their ids.
+ADDED_FIELDS = {"mixing": "none", "mixing_alpha": 1.0, "teacher_ensemble": 1, "ensemble": "logits"}
 
 
 class ConfigError(ValueError):
@@ -46,6 +51,10 @@ class RunConfig:
     lr_decay: float = 0.1
     channels_last: bool = True
     teacher_cache: bool = True
+    mixing: str = "none"
+    mixing_alpha: float = 1.0
+    teacher_ensemble: int = 1
+    ensemble: str = "logits"
     seed: int = 0
     teacher: str | None = None
     teacher_epochs: int | None = None
@@ -60,6 +69,10 @@ class RunConfig:
         _check_choice("model", self.model, MODELS)
         _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("mixing", self.mixing, MIXINGS)
+        _check_number("mixing_alpha", self.mixing_alpha, low=0, low_open=True)
+        _check_int("teacher_ensemble", self.teacher_ensemble, minimum=1)
+        _check_choice("ensemble", self.ensemble, ENSEMBLE_MODES)
         for name in ("epochs", "batch_size"):
             _check_int(name, getattr(self, name), minimum=1)
         for name in ("val_size", "crop_padding", "seed", "teacher_seed", "subset_seed"):
@@ -102,7 +115,15 @@ class RunConfig:
         return replace(self, **recipe, method="vanilla", model=self.teacher, method_params={},
                        train_subset=self.teacher_train_subset,
                        seed=self.teacher_seed, teacher=None, teacher_epochs=None,
-                       teacher_train_subset=None, teacher_seed=0)
+                       teacher_train_subset=None, teacher_seed=0, teacher_ensemble=1, ensemble="logits")
+
+    def teacher_configs(self) -> list["RunConfig"]:
+        """The configurations of the teacher's networks: one, or the ``teacher_ensemble`` members
+        of an ensemble teacher, the same recipe with seeds ``teacher_seed``, ``teacher_seed + 1``, ..."""
+        first = self.teacher_config()
+        if first is None:
+            return []
+        return [replace(first, seed=self.teacher_seed + k) for k in range(self.teacher_ensemble)]
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -111,7 +132,8 @@ class RunConfig:
 
     def run_id(self) -> str:
         """Hash of everything that changes the experiment, the teacher's configuration included."""
-        content = {k: v for k, v in self.to_dict().items() if k not in NOT_HASHED}
+        content = {k: v for k, v in self.to_dict().items()
+                   if k not in NOT_HASHED and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
         teacher = self.teacher_config()
         content["teacher_config"] = teacher.run_id() if teacher else None
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
@@ -171,7 +193,7 @@ METHOD_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params", "method", "profile"}
 # What a teacher trains with: always its profile's values, never the student's overrides.
 TEACHER_RECIPE = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay",
-                  "crop_padding", "flip")
+                  "crop_padding", "flip", "mixing", "mixing_alpha")
 
 
 def profile_defaults(profile: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ Wires data, models, distillers, the trainer and the results store. A teacher is 
 its JSON so every student distilled from it loads the same network (``weights_only=True``).
 """
 import functools
+import hashlib
 import json
 import tempfile
 import time
@@ -19,8 +20,9 @@ from .config import ConfigError, RunConfig
 from .data import load_dataset, to_model_input
 from .distillers import METHODS
 from .models import build_model, count_parameters
+from .models.ensemble import TeacherEnsemble
 from .teacher_cache import build_logit_cache
-from .train import fit, load_checkpoint, peak_memory_mb, reset_peak_memory, save_atomic
+from .train import evaluate, fit, load_checkpoint, peak_memory_mb, reset_peak_memory, save_atomic
 
 
 class MissingRun(RuntimeError):
@@ -105,14 +107,76 @@ def _mean_epoch_seconds(history: list[dict]) -> float:
     return sum(r["epoch_seconds"] for r in history) / len(history)
 
 
-def _logit_cache(teacher_cfg: RunConfig, teacher, cfg: RunConfig, root: Path, device) -> torch.Tensor:
+def _logit_cache(teacher_id: str, teacher, cfg: RunConfig, root: Path, device) -> torch.Tensor:
     data_key = f"{cfg.dataset}-{cfg.train_subset}-{cfg.val_size}-{cfg.subset_seed}-p{cfg.crop_padding}-f{int(cfg.flip)}"
-    path = root / "cache" / f"logits_{teacher_cfg.run_id()}_{data_key}_cl{int(cfg.channels_last)}.pt"
+    path = root / "cache" / f"logits_{teacher_id}_{data_key}_cl{int(cfg.channels_last)}.pt"
     if path.exists():
         return load_checkpoint(path)
     logits = build_logit_cache(teacher.to(device), dataset_for(cfg), cfg, device)
     save_atomic(logits, path)
     return logits
+
+
+def _ensemble_id(cfg: RunConfig) -> str:
+    members = [member.run_id() for member in cfg.teacher_configs()]
+    return hashlib.sha256(json.dumps({"members": members, "ensemble": cfg.ensemble}).encode()).hexdigest()[:16]
+
+
+def ensemble_path(cfg: RunConfig, root: Path | None = None) -> Path:
+    """Where the accuracy record of ``cfg``'s ensemble teacher is stored."""
+    return (_root(root) / "ensembles" / cfg.profile
+            / f"{cfg.teacher}_x{cfg.teacher_ensemble}_{cfg.ensemble}_{_ensemble_id(cfg)}.json")
+
+
+def _teacher_network(cfg: RunConfig, data) -> torch.nn.Module:
+    """The teacher's architecture: one network, or a :class:`TeacherEnsemble` of untrained members."""
+    members = [build_model(member.model, data.num_classes, data.in_channels) for member in cfg.teacher_configs()]
+    return members[0] if cfg.teacher_ensemble == 1 else TeacherEnsemble(members, cfg.ensemble)
+
+
+def ensemble_run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> dict:
+    """The stored record of ``cfg``'s ensemble teacher (its members' runs and its own test
+    accuracy); its members are trained first (cached runs, one per seed) when needed."""
+    path = ensemble_path(cfg, root)
+    if path.exists():
+        return results.read_run(path)
+    if _SESSION["stored_only"]:
+        raise MissingRun(f"stored ensemble: none for {cfg.teacher_ensemble} x {cfg.teacher} (expected {path}); "
+                         "run without stored_only to train it")
+    device = device or default_device()
+    members = [run(member, root, device) for member in cfg.teacher_configs()]
+    data = dataset_for(cfg)
+    ensemble = load_teacher(cfg, root)
+    acc = evaluate(ensemble.to(device), data.test, data, cfg.teacher_config(), device)
+    record = {"run_id": _ensemble_id(cfg),
+              "config": {"profile": cfg.profile, "teacher": cfg.teacher, "members": cfg.teacher_ensemble,
+                         "seeds": [m["config"]["seed"] for m in members], "ensemble": cfg.ensemble},
+              "member_run_ids": [m["run_id"] for m in members],
+              "member_test_acc": [m["last_test_acc"] for m in members],
+              "last_test_acc": acc, "code": provenance.code_version(), "libraries": provenance.libraries(),
+              "hardware": provenance.hardware(device),
+              "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    results.write_json(record, path)
+    return record
+
+
+def load_teacher(cfg: RunConfig, root: Path | None = None, network: torch.nn.Module | None = None) -> torch.nn.Module:
+    """``cfg``'s trained teacher (one network or an ensemble), from stored runs, loaded into ``network`` if given."""
+    network = network or _teacher_network(cfg, dataset_for(cfg))
+    members = network.members if isinstance(network, TeacherEnsemble) else [network]
+    for member_cfg, member in zip(cfg.teacher_configs(), members):
+        load_weights(member_cfg, root, member)
+    return network
+
+
+def _prepare_teacher(cfg: RunConfig, teacher, root: Path, device) -> tuple[str, float]:
+    """Train (or read) ``cfg``'s teacher runs, load their weights into ``teacher``; its id and accuracy."""
+    if cfg.teacher_ensemble == 1:
+        record = run(cfg.teacher_config(), root, device)
+    else:
+        record = ensemble_run(cfg, root, device)
+    load_teacher(cfg, root, teacher)
+    return record["run_id"], record["last_test_acc"]
 
 
 def _stage_files(checkpoint: Path) -> tuple[Path, Path]:
@@ -153,10 +217,9 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
     device = device or default_device()
     code = provenance.code_version()  # the code as it was when training started
     data = dataset_for(cfg)
-    teacher_cfg = cfg.teacher_config()
-    teacher, teacher_acc = None, None
-    if teacher_cfg is not None:  # its architecture now, its weights once the distiller is known to fit it
-        teacher = build_model(teacher_cfg.model, data.num_classes, data.in_channels)
+    teacher_id, teacher_acc, teacher = None, None, None
+    if cfg.teacher_configs():  # its architecture now, its weights once the distiller is known to fit it
+        teacher = _teacher_network(cfg, data)
 
     torch.manual_seed(cfg.seed)
     student = build_model(cfg.model, data.num_classes, data.in_channels)
@@ -164,11 +227,11 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         distiller = build_distiller(cfg.method, cfg.method_params, student, teacher, data)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if teacher_cfg is not None:
-        teacher_acc = run(teacher_cfg, root, device)["last_test_acc"]
-        load_weights(teacher_cfg, root, teacher)
-    if teacher is not None and getattr(distiller, "caches_teacher_logits", False) and cfg.teacher_cache:
-        distiller.logit_cache = _logit_cache(teacher_cfg, teacher, cfg, root, device).to(device)
+    if teacher is not None:
+        teacher_id, teacher_acc = _prepare_teacher(cfg, teacher, root, device)
+    if teacher is not None and getattr(distiller, "caches_teacher_logits", False) and cfg.teacher_cache \
+            and cfg.mixing == "none":  # mixed images are no cached views
+        distiller.logit_cache = _logit_cache(teacher_id, teacher, cfg, root, device).to(device)
 
     checkpoint = root / "checkpoints" / path.relative_to(root / "runs").with_suffix(".ckpt")
     memory_before = reset_peak_memory(device)  # data, teacher and caches are loaded: count training alone
@@ -179,7 +242,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
     result = {
         "run_id": cfg.run_id(),
         "config": cfg.to_dict(),
-        "teacher_run_id": teacher_cfg.run_id() if teacher_cfg else None,
+        "teacher_run_id": teacher_id,
         "teacher_test_acc": teacher_acc,
         "history": history,
         "first_stage": first,
@@ -229,5 +292,5 @@ def method_costs(profile: str, root: Path | None = None, device: str | None = No
     return out
 
 
-__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "predict", "predict_features", "build_distiller",
-           "method_costs", "MissingRun"]
+__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "load_teacher", "ensemble_run", "ensemble_path",
+           "predict", "predict_features", "build_distiller", "method_costs", "MissingRun"]

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from . import augment
 from .data import Dataset, Split, to_model_input
 from .distillers import Distiller, Stage
+from .mixing import mix
 
 
 def learning_rate(cfg, epoch: int, step: int, steps_per_epoch: int) -> float:
@@ -134,7 +135,7 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
         history = state["history"]
 
     train = data.train
-    n, augmenting = len(train), cfg.crop_padding > 0 or cfg.flip
+    n, augmenting, mixing = len(train), cfg.crop_padding > 0 or cfg.flip, cfg.mixing != "none"
     views_per_image = augment.num_views(cfg.crop_padding, cfg.flip)
     steps = math.ceil(n / cfg.batch_size)
     images, labels = train.images.to(device), train.labels.to(device)
@@ -155,6 +156,9 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
             x = _as_input(images[index], data, cfg, device, views)
             y = labels[index]
             keys = index * views_per_image + (views if augmenting else 0)
+            if mixing:  # a mixed image is no cached view: the teacher must see the batch itself
+                x, y = mix(x, y, cfg.mixing, cfg.mixing_alpha, data.num_classes, generator)
+                x, keys = (x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x), None
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, epoch, step, steps) if stage is None else cfg.lr
             logits, losses = distiller.forward_train(x, y, keys) if stage is None else (None, stage.loss(x, y))
@@ -167,8 +171,8 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
             optimizer.step()
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0) + value.detach() * len(index)
-            if logits is not None:
-                correct += (logits.argmax(1) == y).sum()
+            if logits is not None:  # against the dominant label when labels are mixed
+                correct += (logits.argmax(1) == (y.argmax(1) if y.ndim == 2 else y)).sum()
         seconds = time.perf_counter() - start
         record = {
             "epoch": epoch + 1,

@@ -58,6 +58,9 @@ def test_list_prints_methods_models_and_profiles():
     (["--method", "ce_binary_kl", "--set", "temperature=-2"], "temperature"),
     (["--method", "srrl", "--set", "sr_weight=-1"], "sr_weight"),
     (["--method", "srrl", "--set", "form=kl"], "form"),
+    (["--method", "kd", "--set", "mixing=mosaic"], "mixing"),
+    (["--method", "kd", "--set", "teacher_ensemble=0"], "teacher_ensemble"),
+    (["--method", "fitnets", "--set", "teacher_ensemble=2"], "teacher"),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_bad_parameter_exits_with_one_line_naming_it_and_writes_nothing(tmp_path, args, name):
     proc = kdsrc("train", "--profile", "smoke", *args, "--results", tmp_path / "results")

@@ -63,7 +63,8 @@ def test_teacher_weights_and_bn_statistics_do_not_move_during_kd_training(kd, da
     teacher_before = copy.deepcopy(kd.teacher.state_dict())
     student_before = copy.deepcopy(kd.student.state_dict())
     cfg = SimpleNamespace(epochs=1, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine",
-                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False)
+                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False,
+                          mixing="none", mixing_alpha=1.0)
     fit(kd, data, cfg)
     for name, value in kd.teacher.state_dict().items():
         assert torch.equal(value, teacher_before[name]), name
@@ -133,7 +134,8 @@ def test_cached_view_logits_equal_teacher_logits_on_that_view(kd, channels_last)
 def test_training_from_the_cache_matches_running_the_teacher(data):
     """The trainer's keys pick the cache row of the exact view it rendered."""
     cfg = SimpleNamespace(epochs=1, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine",
-                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False)
+                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False,
+                          mixing="none", mixing_alpha=1.0)
     torch.manual_seed(0)
     student, teacher = build_model("resnet8", 10, 1), build_model("resnet14", 10, 1)
     on_the_fly = KD(copy.deepcopy(student), copy.deepcopy(teacher))

@@ -1,0 +1,42 @@
+"""A teacher made of several trained networks (Hinton, Vinyals & Dean 2015, Sec. 1 and 3: distil
+an ensemble into one small model).
+
+The ensemble answers like one network, so every logit-based method takes it as its teacher:
+
+- ``logits`` (default, as Hinton et al. average their ensemble): the mean of the members' logits;
+- ``probs``: the log of the mean of the members' softmax probabilities (at T = 1). A method that
+  softens with a temperature T then softens that averaged distribution, ``softmax(log p / T)``.
+
+It has no single feature map, so the feature-based methods refuse it with a clear error.
+"""
+import torch
+from torch import nn
+
+ENSEMBLE_MODES = ("logits", "probs")
+
+
+class TeacherEnsemble(nn.Module):
+    """Frozen members combined into one teacher's logits."""
+
+    def __init__(self, members: list[nn.Module], mode: str = "logits"):
+        super().__init__()
+        if not members:
+            raise ValueError("teacher: an ensemble needs at least one member, got none")
+        if mode not in ENSEMBLE_MODES:
+            raise ValueError(f"ensemble: must be one of {list(ENSEMBLE_MODES)}, got {mode!r}")
+        classes = [member.fc.out_features for member in members]
+        if len(set(classes)) > 1:
+            raise ValueError(f"teacher: the ensemble's members disagree on the number of classes: {classes}")
+        self.members = nn.ModuleList(members)
+        self.mode = mode
+        self.num_classes = classes[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.stack([member(x) for member in self.members])
+        if self.mode == "logits":
+            return logits.mean(0)
+        return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - torch.log(torch.tensor(float(len(self.members))))
+
+    def forward_features(self, x: torch.Tensor):
+        raise ValueError("teacher: an ensemble has no single feature map; distil it with a logit-based method "
+                         "(kd, dhkd, ce_binary_kl)")

@@ -105,8 +105,9 @@ probes.loss_between(example["[2, 3, 4]"], example["[-2, -1, 0]"]).round(4)
 # logit at 6 (a confident "yes") BinaryKL becomes lopsided: above the teacher the sigmoid is
 # saturated and the loss is almost flat (gradient $T(\sigma(s/T) - \sigma(t/T)) \to 0$), so a
 # student logit of 20 costs nearly nothing; below it, the loss grows linearly. How hard a
-# class is pulled depends on where the teacher's logit sits on the sigmoid, one reason the
-# authors give for BinaryKL-Norm, which is the same log-cosh curve whatever the teacher says.
+# class is pulled depends on where the teacher's logit sits on the sigmoid: the motivation
+# reported for BinaryKL-Norm (we could read it only in the paper's reviews), which is the same
+# log-cosh curve whatever the teacher says.
 # The flat ends of BinaryKL-Norm's $T = 1$ curve are the official clamp: beyond a gap of about
 # $18T$ the loss stops growing and its gradient is zero (where the official code's loss becomes
 # infinite).

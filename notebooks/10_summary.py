@@ -78,8 +78,9 @@ plots.accuracy_vs_cost(summary, x="epoch time × alone");
 # each other. KD and DHKD cost what the student alone costs, because the teacher's logits are
 # cached (DHKD adds a 650-parameter head that is dropped after training); SRRL needs the
 # teacher's last feature map on every batch, at about 1.8 times the epoch. FitNets comes next,
-# at the teacher's cost too. Attention transfer and FSP gain less than a seed spread, and AB's
-# official recipe is far below the student alone after 10 epochs (chapter 6 explains why).
+# at the teacher's cost too. Attention transfer gains under a point and FSP nothing
+# measurable, and AB's official recipe is far below the student alone after 10 epochs
+# (chapter 6 explains why).
 # The single-head CE + BinaryKL, the combination DHKD was designed to avoid, trains normally
 # here, a little below DHKD (chapter 9).
 

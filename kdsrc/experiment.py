@@ -107,14 +107,25 @@ def _mean_epoch_seconds(history: list[dict]) -> float:
     return sum(r["epoch_seconds"] for r in history) / len(history)
 
 
-def _logit_cache(teacher_id: str, teacher, cfg: RunConfig, root: Path, device) -> torch.Tensor:
+def _network_cache(teacher_id: str, network, cfg: RunConfig, root: Path, device) -> torch.Tensor:
     data_key = f"{cfg.dataset}-{cfg.train_subset}-{cfg.val_size}-{cfg.subset_seed}-p{cfg.crop_padding}-f{int(cfg.flip)}"
     path = root / "cache" / f"logits_{teacher_id}_{data_key}_cl{int(cfg.channels_last)}.pt"
     if path.exists():
         return load_checkpoint(path)
-    logits = build_logit_cache(teacher.to(device), dataset_for(cfg), cfg, device)
+    logits = build_logit_cache(network.to(device), dataset_for(cfg), cfg, device)
     save_atomic(logits, path)
     return logits
+
+
+def _logit_cache(cfg: RunConfig, teacher, root: Path, device) -> torch.Tensor:
+    """The teacher's logits on every view of the training images, built once per network and data
+    and stored; an ensemble's is the combination of its members' caches, each stored as a single
+    teacher's would be (so ensembles of any size share them)."""
+    if isinstance(teacher, TeacherEnsemble):
+        members = [_network_cache(member.run_id(), network, cfg, root, device)
+                   for member, network in zip(cfg.teacher_configs(), teacher.members)]
+        return teacher.combine(torch.stack(members))
+    return _network_cache(cfg.teacher_config().run_id(), teacher, cfg, root, device)
 
 
 def _ensemble_id(cfg: RunConfig) -> str:
@@ -231,7 +242,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         teacher_id, teacher_acc = _prepare_teacher(cfg, teacher, root, device)
     if teacher is not None and getattr(distiller, "caches_teacher_logits", False) and cfg.teacher_cache \
             and cfg.mixing == "none":  # mixed images are no cached views
-        distiller.logit_cache = _logit_cache(teacher_id, teacher, cfg, root, device).to(device)
+        distiller.logit_cache = _logit_cache(cfg, teacher, root, device).to(device)
 
     checkpoint = root / "checkpoints" / path.relative_to(root / "runs").with_suffix(".ckpt")
     memory_before = reset_peak_memory(device)  # data, teacher and caches are loaded: count training alone

@@ -9,6 +9,8 @@ The ensemble answers like one network, so every logit-based method takes it as i
 
 It has no single feature map, so the feature-based methods refuse it with a clear error.
 """
+import math
+
 import torch
 from torch import nn
 
@@ -32,10 +34,14 @@ class TeacherEnsemble(nn.Module):
         self.num_classes = classes[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = torch.stack([member(x) for member in self.members])
+        return self.combine(torch.stack([member(x) for member in self.members]))
+
+    def combine(self, logits: torch.Tensor) -> torch.Tensor:
+        """The ensemble's logits from its members' logits stacked on the first dimension (so a
+        cache of the ensemble's outputs is the combination of its members' caches)."""
         if self.mode == "logits":
             return logits.mean(0)
-        return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - torch.log(torch.tensor(float(len(self.members))))
+        return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - math.log(len(logits))
 
     def forward_features(self, x: torch.Tensor):
         raise ValueError("teacher: an ensemble has no single feature map; distil it with a logit-based method "

@@ -69,7 +69,8 @@ def test_distilling_from_an_ensemble_stores_its_record_and_uses_it_as_the_teache
     assert experiment.ensemble_path(cfg, tmp_path).exists()
     assert student["teacher_run_id"] == record["run_id"] and student["teacher_test_acc"] == record["last_test_acc"]
     assert record["member_run_ids"] == [experiment.run(m, tmp_path)["run_id"] for m in cfg.teacher_configs()]
-    assert [p.name.split("_")[1] for p in (tmp_path / "cache").glob("logits_*.pt")] == [record["run_id"]]
+    # the ensemble's cache combines its members' caches, stored as single teachers' are
+    assert sorted(p.name.split("_")[1] for p in (tmp_path / "cache").glob("logits_*.pt")) == sorted(record["member_run_ids"])
     data = experiment.dataset_for(cfg)
     ensemble = experiment.load_teacher(cfg, tmp_path)
     with torch.no_grad():
@@ -81,3 +82,25 @@ def test_distilling_from_an_ensemble_stores_its_record_and_uses_it_as_the_teache
             experiment.ensemble_run(tiny_config("kd", teacher_ensemble=3), tmp_path)
     finally:
         experiment.use()
+
+
+@pytest.mark.parametrize("mode", ["logits", "probs"])
+def test_the_ensemble_cache_combines_member_caches_into_what_the_ensemble_outputs(tiny_config, tmp_path, mode):
+    from kdsrc import augment
+    from kdsrc.data import to_model_input
+    from kdsrc.experiment import _logit_cache
+    cfg = tiny_config("kd", teacher_ensemble=2, ensemble=mode, teacher_cache=True)
+    experiment.ensemble_run(cfg, tmp_path)
+    ensemble = experiment.load_teacher(cfg, tmp_path)
+    data = experiment.dataset_for(cfg)
+    experiment.use(tmp_path)
+    try:
+        cache = _logit_cache(cfg, ensemble, tmp_path, "cpu")
+    finally:
+        experiment.use()
+    views = augment.num_views(cfg.crop_padding, cfg.flip)
+    index, view = torch.tensor([0, 3, 7]), torch.tensor([0, 11, views - 1])
+    x = to_model_input(data.train.images[index], data.mean, data.std, view, cfg.crop_padding, cfg.flip)
+    with torch.no_grad():
+        expected = ensemble.eval()(x)
+    assert torch.allclose(cache[index * views + view], expected, atol=1e-4)

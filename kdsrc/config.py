@@ -191,9 +191,10 @@ METHOD_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {},
 }
 RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params", "method", "profile"}
-# What a teacher trains with: always its profile's values, never the student's overrides.
+# What a teacher trains with: always its profile's values, never the student's overrides (the
+# student's speed settings, such as reading the teacher's outputs from a cache, included).
 TEACHER_RECIPE = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay",
-                  "crop_padding", "flip", "mixing", "mixing_alpha")
+                  "crop_padding", "flip", "mixing", "mixing_alpha", "channels_last", "teacher_cache")
 
 
 def profile_defaults(profile: str) -> dict[str, Any]:

@@ -163,7 +163,7 @@ def test_the_students_training_overrides_never_change_its_teacher():
     override must not retrain it (a new teacher would also change what every comparison means)."""
     base = make_config("kd", "cpu").teacher_config()
     for overrides in (dict(lr=0.01), dict(epochs=15), dict(batch_size=64, weight_decay=1e-4), dict(flip=False),
-                      dict(schedule="step", milestones=[5])):
+                      dict(schedule="step", milestones=[5]), dict(teacher_cache=False), dict(channels_last=False)):
         teacher = make_config("kd", "cpu", **overrides).teacher_config()
         assert teacher == base and teacher.run_id() == base.run_id(), overrides
     assert make_config("kd", "cpu", teacher_epochs=4).teacher_config().epochs == 4

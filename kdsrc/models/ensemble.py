@@ -31,7 +31,6 @@ class TeacherEnsemble(nn.Module):
             raise ValueError(f"teacher: the ensemble's members disagree on the number of classes: {classes}")
         self.members = nn.ModuleList(members)
         self.mode = mode
-        self.num_classes = classes[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.combine(torch.stack([member(x) for member in self.members]))

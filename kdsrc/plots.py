@@ -4,6 +4,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from .losses import attention_map, binary_kl, binary_kl_norm, fsp_matrix
+
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
@@ -77,7 +79,6 @@ def loss_curves(runs: dict[str, list[dict]], terms: tuple[str, ...]):
 def attention_maps(features: dict, image: torch.Tensor, stages=(1, 2, 3), p: float = 2):
     """Attention maps (channel mean of |F|^p, normalised; :func:`kdsrc.losses.attention_map`) of
     each model's :class:`~kdsrc.models.Features` at each stage, for the first image of the batch."""
-    from .losses import attention_map
     fig, axes = plt.subplots(len(features), len(stages) + 1, figsize=(2.2 * (len(stages) + 1), 2.2 * len(features)))
     for row, (name, feats) in zip(axes, features.items()):
         row[0].imshow(image[0], cmap="gray_r")
@@ -95,7 +96,6 @@ def attention_maps(features: dict, image: torch.Tensor, stages=(1, 2, 3), p: flo
 def fsp_matrices(features: dict, pool: str = "avg"):
     """FSP matrices (:func:`kdsrc.losses.fsp_matrix`, batch mean) between the input and the output of
     each stage, one row per model's :class:`~kdsrc.models.Features`."""
-    from .losses import fsp_matrix
     pairs = len(next(iter(features.values())).stages) - 1
     fig, axes = plt.subplots(len(features), pairs, figsize=(3 * pairs, 2.8 * len(features)), squeeze=False)
     for row, (name, feats) in zip(axes, features.items()):
@@ -129,7 +129,6 @@ def preactivations(features: dict, margin: float = 1.0, stages=(1, 2, 3)):
 def binary_kl_curves(gaps=None, temperatures=(1, 2, 4, 8), teacher_logit: float = 0.0):
     """BinaryKL and BinaryKL-Norm (Yang et al. 2024) for one class, as the student's logit moves
     away from the teacher's (``teacher_logit``) by ``gaps``, one curve per temperature."""
-    from .losses import binary_kl, binary_kl_norm
     gaps = torch.linspace(-20, 20, 401) if gaps is None else torch.as_tensor(gaps, dtype=torch.float32)
     teacher = torch.full((len(gaps), 1), float(teacher_logit))
     student = teacher + gaps.view(-1, 1)

@@ -1,6 +1,8 @@
-"""What a network's hidden features show about the intermediate-layer methods (tensors in, tables out)."""
+"""What a network's features and logits show about the methods (tensors in, tables out)."""
 import pandas as pd
 import torch
+
+from .losses import binary_kl, binary_kl_norm, kd_loss
 
 
 def boundary_table(features: dict, margin: float = 1.0, stages=(1, 2, 3)) -> pd.DataFrame:
@@ -45,7 +47,6 @@ def logit_levels(logits: dict[str, list[float]], temperature: float = 1.0) -> pd
 def loss_between(student: list[float], teacher: list[float], temperatures=(1, 2, 4)) -> pd.DataFrame:
     """Hinton KD, BinaryKL and BinaryKL-Norm between one student and one teacher logit vector, per
     temperature: zero for KD whenever the two differ by a constant, never for the logit-level losses."""
-    from .losses import binary_kl, binary_kl_norm, kd_loss
     s = torch.tensor([student], dtype=torch.float32)
     t = torch.tensor([teacher], dtype=torch.float32)
     return pd.DataFrame([{"T": T, "KD (softmax KL)": kd_loss(s, t, T).item(), "BinaryKL": binary_kl(s, t, T).item(),

@@ -128,9 +128,21 @@ def _logit_cache(cfg: RunConfig, teacher, root: Path, device) -> torch.Tensor:
     return _network_cache(cfg.teacher_config().run_id(), teacher, cfg, root, device)
 
 
+def _ensemble_temperature(cfg: RunConfig) -> float | None:
+    """The temperature at which a probability ensemble averages its members' softened
+    probabilities: the distilling method's own (1 for a method without one); None for logits."""
+    return float(cfg.method_params.get("temperature", 1.0)) if cfg.ensemble == "probs" else None
+
+
+def _ensemble_identity(cfg: RunConfig) -> dict:
+    identity = {"members": [member.run_id() for member in cfg.teacher_configs()], "ensemble": cfg.ensemble}
+    if cfg.ensemble == "probs":
+        identity["temperature"] = _ensemble_temperature(cfg)
+    return identity
+
+
 def _ensemble_id(cfg: RunConfig) -> str:
-    members = [member.run_id() for member in cfg.teacher_configs()]
-    return hashlib.sha256(json.dumps({"members": members, "ensemble": cfg.ensemble}).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(_ensemble_identity(cfg)).encode()).hexdigest()[:16]
 
 
 def ensemble_path(cfg: RunConfig, root: Path | None = None) -> Path:
@@ -142,7 +154,9 @@ def ensemble_path(cfg: RunConfig, root: Path | None = None) -> Path:
 def _teacher_network(cfg: RunConfig, data) -> torch.nn.Module:
     """The teacher's architecture: one network, or a :class:`TeacherEnsemble` of untrained members."""
     members = [build_model(member.model, data.num_classes, data.in_channels) for member in cfg.teacher_configs()]
-    return members[0] if cfg.teacher_ensemble == 1 else TeacherEnsemble(members, cfg.ensemble)
+    if cfg.teacher_ensemble == 1:
+        return members[0]
+    return TeacherEnsemble(members, cfg.ensemble, _ensemble_temperature(cfg) or 1.0)
 
 
 def ensemble_run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> dict:
@@ -161,7 +175,8 @@ def ensemble_run(cfg: RunConfig, root: Path | None = None, device: str | None = 
     acc = evaluate(ensemble.to(device), data.test, data, cfg.teacher_config(), device)
     record = {"run_id": _ensemble_id(cfg),
               "config": {"profile": cfg.profile, "teacher": cfg.teacher, "members": cfg.teacher_ensemble,
-                         "seeds": [m["config"]["seed"] for m in members], "ensemble": cfg.ensemble},
+                         "seeds": [m["config"]["seed"] for m in members], "ensemble": cfg.ensemble,
+                         "temperature": _ensemble_temperature(cfg)},
               "member_run_ids": [m["run_id"] for m in members],
               "member_test_acc": [m["last_test_acc"] for m in members],
               "last_test_acc": acc, "code": provenance.code_version(), "libraries": provenance.libraries(),

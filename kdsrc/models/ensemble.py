@@ -4,8 +4,10 @@ an ensemble into one small model).
 The ensemble answers like one network, so every logit-based method takes it as its teacher:
 
 - ``logits`` (default, as Hinton et al. average their ensemble): the mean of the members' logits;
-- ``probs``: the log of the mean of the members' softmax probabilities (at T = 1). A method that
-  softens with a temperature T then softens that averaged distribution, ``softmax(log p / T)``.
+- ``probs``: the mean of the members' *softened* probabilities ``softmax(z_i / T)`` at the
+  distilling method's temperature T, returned as the logits ``T * log(mean_i softmax(z_i / T))``,
+  so that the method's own ``softmax(logits / T)`` gives back exactly that mean (at T = 1: the
+  mean of the plain probabilities).
 
 It has no single feature map, so the feature-based methods refuse it with a clear error.
 """
@@ -20,7 +22,7 @@ ENSEMBLE_MODES = ("logits", "probs")
 class TeacherEnsemble(nn.Module):
     """Frozen members combined into one teacher's logits."""
 
-    def __init__(self, members: list[nn.Module], mode: str = "logits"):
+    def __init__(self, members: list[nn.Module], mode: str = "logits", temperature: float = 1.0):
         super().__init__()
         if not members:
             raise ValueError("teacher: an ensemble needs at least one member, got none")
@@ -29,8 +31,11 @@ class TeacherEnsemble(nn.Module):
         classes = [member.fc.out_features for member in members]
         if len(set(classes)) > 1:
             raise ValueError(f"teacher: the ensemble's members disagree on the number of classes: {classes}")
+        if not temperature > 0:
+            raise ValueError(f"temperature: the ensemble's temperature must be > 0, got {temperature!r}")
         self.members = nn.ModuleList(members)
         self.mode = mode
+        self.temperature = float(temperature)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.combine(torch.stack([member(x) for member in self.members]))
@@ -40,7 +45,8 @@ class TeacherEnsemble(nn.Module):
         cache of the ensemble's outputs is the combination of its members' caches)."""
         if self.mode == "logits":
             return logits.mean(0)
-        return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - math.log(len(logits))
+        t = self.temperature
+        return t * (torch.logsumexp(torch.log_softmax(logits / t, dim=-1), dim=0) - math.log(len(logits)))
 
     def forward_features(self, x: torch.Tensor):
         raise ValueError("teacher: an ensemble has no single feature map; distil it with a logit-based method "

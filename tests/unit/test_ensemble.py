@@ -23,11 +23,28 @@ def test_logit_ensemble_is_the_mean_of_its_members_logits():
         assert torch.allclose(TeacherEnsemble(members).eval()(EXAMPLE), expected, atol=1e-6)
 
 
-def test_probability_ensemble_gives_the_mean_of_its_members_probabilities():
+@pytest.mark.parametrize("temperature", [1.0, 4.0])
+def test_probability_ensemble_gives_the_mean_of_its_members_softened_probabilities(temperature):
     members = _members()
+    ensemble = TeacherEnsemble(members, "probs", temperature).eval()
     with torch.no_grad():
-        expected = torch.stack([m(EXAMPLE).softmax(1) for m in members]).mean(0)
-        assert torch.allclose(TeacherEnsemble(members, "probs").eval()(EXAMPLE).softmax(1), expected, atol=1e-6)
+        expected = torch.stack([(m(EXAMPLE) / temperature).softmax(1) for m in members]).mean(0)
+        assert torch.allclose((ensemble(EXAMPLE) / temperature).softmax(1), expected, atol=1e-6)
+        if temperature != 1.0:  # not the plain probabilities' mean, softened afterwards
+            plain = TeacherEnsemble(members, "probs").eval()(EXAMPLE)
+            assert not torch.allclose((plain / temperature).softmax(1), expected, atol=1e-4)
+
+
+def test_a_probability_ensemble_averages_at_the_distilling_methods_temperature(tiny_config):
+    from kdsrc.experiment import _ensemble_id, _teacher_network
+    t4, t2 = (tiny_config("kd", teacher_ensemble=2, ensemble="probs", temperature=t)
+              for t in (4, 2))
+    data = experiment.dataset_for(t4)
+    assert _teacher_network(t4, data).temperature == 4.0
+    assert _teacher_network(tiny_config("ce_binary_kl", teacher_ensemble=2, ensemble="probs"), data).temperature == 2.0
+    assert _ensemble_id(t4) != _ensemble_id(t2)
+    logits = [tiny_config("kd", teacher_ensemble=2, temperature=t) for t in (4, 2)]
+    assert _ensemble_id(logits[0]) == _ensemble_id(logits[1])
 
 
 @pytest.mark.parametrize("members, mode, message", [
@@ -38,6 +55,8 @@ def test_probability_ensemble_gives_the_mean_of_its_members_probabilities():
 def test_bad_ensembles_are_one_clear_line(members, mode, message):
     with pytest.raises(ValueError, match=message):
         TeacherEnsemble(members(), mode)
+    with pytest.raises(ValueError, match="^temperature: .* must be > 0, got 0"):
+        TeacherEnsemble(_members(2), "probs", 0)
 
 
 def test_an_ensemble_teacher_is_frozen_and_feature_methods_refuse_it():

@@ -3,10 +3,12 @@
 Runs live under ``<results>/runs/<profile>/<method>/``; papers' reported numbers live, as cited
 data, under ``<results>/reference/``. Nothing here trains.
 """
+import itertools
 import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -196,3 +198,60 @@ def cited_gain_summary(cited: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
                          "mean gain": round(gains.mean(), 2), "smallest": gains.min(), "largest": gains.max(),
                          "verified": "/".join(sorted(set(part.loc[part.method == method, "verified"])))})
     return pd.DataFrame(rows)
+
+
+def final_loss_terms(groups: dict[str, list[dict]], digits: int = 3) -> pd.DataFrame:
+    """Each loss term of the last training epoch, mean ± std over seeds, per labelled group of
+    runs (a term a group's method lacks is left empty): for KD, the ``kd`` term says how closely
+    the student ends up matching its teacher's softened outputs (Hinton et al. 2015, Eq. 2)."""
+    rows = []
+    for label, runs in groups.items():
+        terms = pd.DataFrame([run["history"][-1]["train_loss"] for run in runs])
+        rows.append({"run": label, **{term: _pm(terms[term].mean(), terms[term].std(), digits) for term in terms}})
+    return pd.DataFrame(rows).fillna("")
+
+
+def rankings(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rank (1 = most accurate) of each group of ``frame`` (column ``run``, as from
+    :func:`compare`) under each way a table could report it: the mean over seeds of the last-
+    or of the best-epoch test accuracy, or a single seed's last- or best-epoch accuracy. Equal
+    accuracies share the higher place."""
+    order = list(dict.fromkeys(frame.run))
+    columns = {f"mean, {kind} epoch": frame.groupby("run")[f"{kind}_acc"].mean() for kind in ("last", "best")}
+    for seed, part in frame.groupby("seed"):
+        for kind in ("last", "best"):
+            columns[f"seed {seed}, {kind} epoch"] = part.set_index("run")[f"{kind}_acc"]
+    accuracy = pd.DataFrame(columns).reindex(order)
+    if accuracy.isna().any().any():
+        raise ValueError("frame: every group needs a run of every seed to be ranked")
+    return accuracy.rank(ascending=False, method="min").astype(int)
+
+
+def _pairs_in_other_order(ranks: pd.DataFrame, reference: str, other: str) -> list[tuple[str, str]]:
+    def order(column, a, b):
+        return int(np.sign(ranks.at[a, column] - ranks.at[b, column]))
+    return [(a, b) for a, b in itertools.combinations(ranks.index, 2) if order(reference, a, b) != order(other, a, b)]
+
+
+def reordered_pairs(ranks: pd.DataFrame, reference: str = "mean, last epoch") -> pd.DataFrame:
+    """For every ranking of :func:`rankings` but ``reference``: how many pairs of groups it puts
+    in a different order from ``reference`` (a tie against an order counts as different), their
+    share of all pairs, and which pairs they are."""
+    if reference not in ranks.columns:
+        raise ValueError(f"reference: must be one of {list(ranks.columns)}, got {reference!r}")
+    total = len(ranks) * (len(ranks) - 1) // 2
+    rows = []
+    for column in ranks.columns.drop(reference):
+        changed = _pairs_in_other_order(ranks, reference, column)
+        rows.append({"ranking": column, "pairs in another order": len(changed),
+                     "share of pairs": round(len(changed) / total, 2),
+                     "which": "; ".join(f"{a} / {b}" for a, b in changed)})
+    return pd.DataFrame(rows)
+
+
+def pairs_within_spread(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """The pairs of groups of ``frame`` whose mean last-epoch accuracies differ by less than the
+    larger of their two seed standard deviations: the orders a table cannot be sure of."""
+    stats = frame.groupby("run", sort=False)["last_acc"].agg(["mean", "std"])
+    return [(a, b) for a, b in itertools.combinations(stats.index, 2)
+            if abs(stats.at[a, "mean"] - stats.at[b, "mean"]) < max(stats.at[a, "std"], stats.at[b, "std"])]

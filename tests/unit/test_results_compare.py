@@ -60,3 +60,52 @@ def test_cited_gain_summary_over_the_pairs_of_each_table():
     summary = results.cited_gain_summary(cited, ["kd", "fitnets"])
     assert summary.to_dict("records") == [{"method": "kd", "paper": "P", "table": "T1", "pairs": 2, "mean gain": 1.5,
                                            "smallest": 1.0, "largest": 2.0, "verified": "yes"}]
+
+
+def _accuracy_frame(last, best):
+    """A frame as from compare: ``last``/``best`` map each group to its per-seed accuracies."""
+    runs = {}
+    for label in last:
+        runs[label] = [_run("kd", "small", seed, acc, 1.0) for seed, acc in enumerate(last[label])]
+        for run, b in zip(runs[label], best[label]):
+            run["best_test_acc"] = b
+    return compare(runs, baseline=next(iter(last)))[0]
+
+
+def test_rankings_and_the_pairs_each_reporting_choice_reorders():
+    last = {"a": [80.0, 78.0, 79.0], "b": [79.0, 80.0, 79.5], "c": [70.0, 71.0, 72.0]}
+    best = {"a": [80.0, 78.0, 79.0], "b": [81.0, 80.0, 79.5], "c": [70.0, 71.0, 72.0]}
+    ranks = results.rankings(_accuracy_frame(last, best))
+    assert list(ranks.index) == ["a", "b", "c"]
+    assert list(ranks["mean, last epoch"]) == [2, 1, 3]  # b: 79.5 against a: 79.0
+    assert list(ranks["seed 0, last epoch"]) == [1, 2, 3] and list(ranks["seed 2, last epoch"]) == [2, 1, 3]
+    changed = results.reordered_pairs(ranks).set_index("ranking")
+    assert changed.loc["seed 0, last epoch", "pairs in another order"] == 1
+    assert changed.loc["seed 0, last epoch", "which"] == "a / b"
+    assert changed.loc["seed 0, last epoch", "share of pairs"] == 0.33
+    assert changed.loc["seed 1, last epoch", "pairs in another order"] == 0
+    assert changed.loc["mean, best epoch", "pairs in another order"] == 0
+    assert results.pairs_within_spread(_accuracy_frame(last, best)) == [("a", "b")]
+
+
+def test_a_tie_against_an_order_counts_as_reordered_and_bad_input_is_named():
+    last = {"a": [80.0, 79.0], "b": [79.0, 79.0]}
+    ranks = results.rankings(_accuracy_frame(last, last))
+    assert list(ranks["seed 1, last epoch"]) == [1, 1]
+    changed = results.reordered_pairs(ranks).set_index("ranking")
+    assert changed.loc["seed 1, last epoch", "pairs in another order"] == 1
+    import pytest
+    with pytest.raises(ValueError, match="^reference: must be one of"):
+        results.reordered_pairs(ranks, reference="median")
+    frame = _accuracy_frame({"a": [80.0, 79.0], "b": [79.0]}, {"a": [80.0, 79.0], "b": [79.0]})
+    with pytest.raises(ValueError, match="^frame: every group needs a run of every seed"):
+        results.rankings(frame)
+
+
+def test_final_loss_terms_per_group():
+    runs = {"kd": [_run("kd", "small", s, 80.0, 1.0) for s in range(2)], "alone": [_run("vanilla", "small", 0, 70.0, 1.0)]}
+    runs["kd"][0]["history"] = [{"train_loss": {"ce": 0.2, "kd": 0.5, "total": 0.7}}]
+    runs["kd"][1]["history"] = [{"train_loss": {"ce": 0.4, "kd": 0.7, "total": 1.1}}]
+    table = results.final_loss_terms(runs).set_index("run")
+    assert table.loc["kd", "kd"] == "0.600 ± 0.141" and table.loc["kd", "total"] == "0.900 ± 0.283"
+    assert table.loc["alone", "total"] == "0.500" and table.loc["alone", "kd"] == ""

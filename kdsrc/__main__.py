@@ -42,10 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     train.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
     sub.add_parser("list", help="methods, models and profiles")
-    bench = sub.add_parser("bench", help="images/s of the student alone vs KD for a profile's pair, "
-                                          "or the cost of each method")
+    bench = sub.add_parser("bench", help="images/s of the student alone vs KD with the teacher on every batch "
+                                          "and with its cached logits (stored under <results>/bench/<profile>/"
+                                          "teacher_cache.json), or the cost of each method")
     bench.add_argument("--profile", default="cpu")
-    bench.add_argument("--epochs", type=int, default=None, help="epochs per measurement (default: 2; 4 with --costs)")
+    bench.add_argument("--epochs", type=int, default=4, help="epochs per measurement (default: 4)")
     bench.add_argument("--device", default="cpu")
     bench.add_argument("--method", default=None, help="measure this one method's cost (in this process)")
     bench.add_argument("--costs", action="store_true",
@@ -82,8 +83,6 @@ def main(argv=None) -> int:
             from . import bench, results
             if args.profile not in PROFILES:
                 raise ValueError(f"profile: must be one of {sorted(PROFILES)}, got {args.profile!r}")
-            if args.epochs is None:
-                args.epochs = 4 if args.costs else 2
             if args.epochs < 1:
                 raise ValueError(f"epochs: must be an integer >= 1, got {args.epochs}")
             if args.method is not None and args.method not in METHODS:
@@ -95,12 +94,20 @@ def main(argv=None) -> int:
                 print(results.method_costs_frame(out).to_string(index=False))
                 print(f"stored: {path}")
                 return 0
-            out = (bench.method_cost(args.method, args.profile, args.epochs, args.device) if args.method
-                   else bench.bench(args.profile, args.epochs, args.device))
+            if args.method:
+                out = bench.method_cost(args.method, args.profile, args.epochs, args.device)
+            else:
+                out = bench.bench(args.profile, args.epochs, args.device)
+                path = results.bench_path(args.profile, results.Path(args.results) if args.results else None,
+                                          "teacher_cache")
+                results.write_json(out, path)
+                print(f"stored: {path}", file=sys.stderr)
             if args.json:
                 print(json.dumps(out))
             else:
                 for key, value in out.items():
+                    if isinstance(value, dict):
+                        continue
                     print(f"{key:28s} {value:.2f}" if isinstance(value, float) else f"{key:28s} {value}")
     except (ValueError, RuntimeError, OSError) as exc:
         print("kdsrc: error: " + " ".join(str(exc).split()), file=sys.stderr)

@@ -31,7 +31,7 @@ def bench(profile: str = "cpu", epochs: int = 2, device: str = "cpu", **override
     """
     base = make_config("kd", profile, epochs=epochs, test_subset=1000, **overrides)
     data = dataset_for(base)
-    out = {"profile": profile, "student": base.model, "teacher": base.teacher,
+    out = {"profile": profile, "epochs": epochs, "student": base.model, "teacher": base.teacher,
            "train_images": len(data.train), "device": device, "threads": torch.get_num_threads()}
 
     def models():
@@ -58,7 +58,13 @@ def bench(profile: str = "cpu", epochs: int = 2, device: str = "cpu", **override
     out["kd_cached_peak_mb"] = peak_memory_mb(device)
     for mode in ("kd_on_the_fly", "kd_cached"):
         out[f"{mode}_epoch_ratio"] = out["student_alone_img_s"] / out[f"{mode}_img_s"]
-    return out
+    return {**out, **_provenance(device)}
+
+
+def _provenance(device) -> dict:
+    return {"code": provenance.code_version(), "libraries": provenance.libraries(),
+            "hardware": provenance.hardware(device),
+            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def method_cost(method: str, profile: str = "cpu", epochs: int = 2, device: str = "cpu") -> dict:
@@ -106,6 +112,4 @@ def method_costs(methods, profile: str = "cpu", epochs: int = 4, device: str = "
         if done.returncode:
             raise RuntimeError(f"method: bench of {method!r} failed: {done.stderr.strip()[-300:]}")
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {"profile": profile, "epochs": epochs, "methods": rows, "code": provenance.code_version(),
-            "libraries": provenance.libraries(), "hardware": provenance.hardware(device),
-            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {"profile": profile, "epochs": epochs, "methods": rows, **_provenance(device)}

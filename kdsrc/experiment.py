@@ -303,20 +303,32 @@ def run_seeds(cfg: RunConfig, seeds: int, root: Path | None = None, device: str 
     return [run(replace(cfg, seed=s), root, device) for s in range(seeds)]
 
 
-def method_costs(profile: str, root: Path | None = None, device: str | None = None) -> dict:
-    """The stored per-method cost benchmark of ``profile`` (:func:`kdsrc.bench.method_costs`),
-    measured and stored first when none exists (an error under ``stored_only``)."""
-    path = results.bench_path(profile, _root(root))
+def _stored_bench(profile: str, kind: str, root: Path | None, device: str | None) -> dict:
+    path = results.bench_path(profile, _root(root), kind)
     if path.exists():
         return json.loads(path.read_text())
     if _SESSION["stored_only"]:
-        raise MissingRun(f"stored cost benchmark: none for profile {profile!r} (expected {path}); "
+        label = {"method_costs": "cost benchmark", "teacher_cache": "teacher-cache benchmark"}[kind]
+        raise MissingRun(f"stored {label}: none for profile {profile!r} (expected {path}); "
                          "run without stored_only to measure it")
     from . import bench  # bench builds on this module
-    out = bench.method_costs(METHODS, profile, device=device or default_device())
+    device = device or default_device()
+    out = bench.method_costs(METHODS, profile, device=device) if kind == "method_costs" else bench.bench(profile, 4, device)
     results.write_json(out, path)
     return out
 
 
+def method_costs(profile: str, root: Path | None = None, device: str | None = None) -> dict:
+    """The stored per-method cost benchmark of ``profile`` (:func:`kdsrc.bench.method_costs`),
+    measured and stored first when none exists (an error under ``stored_only``)."""
+    return _stored_bench(profile, "method_costs", root, device)
+
+
+def teacher_cache_cost(profile: str, root: Path | None = None, device: str | None = None) -> dict:
+    """The stored teacher-cache benchmark of ``profile`` (:func:`kdsrc.bench.bench`, 4 epochs a
+    mode), measured and stored first when none exists (an error under ``stored_only``)."""
+    return _stored_bench(profile, "teacher_cache", root, device)
+
+
 __all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "load_teacher", "ensemble_run", "ensemble_path",
-           "predict", "predict_features", "build_distiller", "method_costs", "MissingRun"]
+           "predict", "predict_features", "build_distiller", "method_costs", "teacher_cache_cost", "MissingRun"]

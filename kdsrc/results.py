@@ -131,9 +131,15 @@ def cited_gains(cited: pd.DataFrame, method: str) -> pd.DataFrame:
     return table[["paper", "table", "teacher", "student", *roles.values(), f"{method} gain", "verified", "source"]]
 
 
-def bench_path(profile: str, root: Path | None = None) -> Path:
-    """Where ``python -m kdsrc bench --costs`` stores a profile's per-method cost measurement."""
-    return (root or results_dir()) / "bench" / profile / "method_costs.json"
+BENCHES = ("method_costs", "teacher_cache")
+
+
+def bench_path(profile: str, root: Path | None = None, kind: str = "method_costs") -> Path:
+    """Where a profile's benchmark is stored: ``method_costs`` (``python -m kdsrc bench --costs``)
+    or ``teacher_cache`` (``python -m kdsrc bench``: the teacher on every batch against its cache)."""
+    if kind not in BENCHES:
+        raise ValueError(f"kind: must be one of {list(BENCHES)}, got {kind!r}")
+    return (root or results_dir()) / "bench" / profile / f"{kind}.json"
 
 
 def method_costs_frame(costs: dict) -> pd.DataFrame:
@@ -255,3 +261,21 @@ def pairs_within_spread(frame: pd.DataFrame) -> list[tuple[str, str]]:
     stats = frame.groupby("run", sort=False)["last_acc"].agg(["mean", "std"])
     return [(a, b) for a, b in itertools.combinations(stats.index, 2)
             if abs(stats.at[a, "mean"] - stats.at[b, "mean"]) < max(stats.at[a, "std"], stats.at[b, "std"])]
+
+
+def teacher_cache_table(measurement: dict, epochs: int) -> pd.DataFrame:
+    """The stored teacher-cache benchmark (:func:`kdsrc.bench.bench`) as a table: seconds per
+    training epoch of the student alone, of KD with the teacher on every batch and of KD reading
+    the cache, each relative to the student alone; the one-off seconds to build the cache; and
+    the number of ``epochs``-epoch KD runs after which the cache has paid for itself."""
+    images = measurement["train_images"]
+    modes = {"student alone": "student_alone_img_s", "KD, teacher on every batch": "kd_on_the_fly_img_s",
+             "KD, cached teacher logits": "kd_cached_img_s"}
+    seconds = {label: images / measurement[key] for label, key in modes.items()}
+    saved_per_run = epochs * (seconds["KD, teacher on every batch"] - seconds["KD, cached teacher logits"])
+    table = pd.DataFrame({"seconds per epoch": seconds,
+                          "× alone": {label: s / seconds["student alone"] for label, s in seconds.items()}})
+    table["one-off seconds"] = [0.0, 0.0, measurement["cache_build_seconds"]]
+    table["runs to pay off"] = ["", "", f"{measurement['cache_build_seconds'] / saved_per_run:.1f}"
+                                if saved_per_run > 0 else "never"]
+    return table.round(2)

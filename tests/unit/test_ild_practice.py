@@ -102,3 +102,33 @@ def test_classifier_table_scores_each_models_own_head_and_a_foreign_classifier()
         swap.weight.copy_(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))  # reads the channels the other way round
     row = classifier_table({"net": Features(own_logits, [], [], pooled)}, swap, labels).iloc[0]
     assert row["own classifier acc (%)"] == 100.0 and row["teacher classifier acc (%)"] == 25.0
+
+
+def test_teacher_cache_benchmark_is_stored_by_the_cli_and_read_back_under_stored_only(tmp_path):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "kdsrc", "bench", "--profile", "smoke", "--epochs", "1",
+                           "--results", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    path = results.bench_path("smoke", tmp_path, "teacher_cache")
+    stored = json.loads(path.read_text())
+    assert stored["epochs"] == 1 and stored["cache_build_seconds"] > 0 and "git_commit" in stored["code"]
+    experiment.use(tmp_path, stored_only=True)
+    try:
+        assert experiment.teacher_cache_cost("smoke") == stored
+        with pytest.raises(experiment.MissingRun, match="stored teacher-cache benchmark"):
+            experiment.teacher_cache_cost("cpu", tmp_path / "empty")
+    finally:
+        experiment.use()
+    with pytest.raises(ValueError, match="^kind: must be one of"):
+        results.bench_path("smoke", tmp_path, "speed")
+
+
+def test_teacher_cache_table_and_the_runs_it_takes_to_pay_off():
+    measurement = {"train_images": 1000, "student_alone_img_s": 1000.0, "kd_on_the_fly_img_s": 500.0,
+                   "kd_cached_img_s": 1000.0, "cache_build_seconds": 30.0}
+    table = results.teacher_cache_table(measurement, epochs=10)
+    assert list(table["seconds per epoch"]) == [1.0, 2.0, 1.0] and list(table["× alone"]) == [1.0, 2.0, 1.0]
+    assert table.loc["KD, cached teacher logits", "runs to pay off"] == "3.0"  # 30 s / (10 epochs × 1 s saved)
+    slower = results.teacher_cache_table({**measurement, "kd_cached_img_s": 400.0}, epochs=10)
+    assert slower.loc["KD, cached teacher logits", "runs to pay off"] == "never"

@@ -1,13 +1,15 @@
-"""A teacher made of several trained networks (Hinton, Vinyals & Dean 2015, Sec. 1 and 3: distil
-an ensemble into one small model).
+"""A teacher made of several trained networks (Hinton, Vinyals & Dean 2015: distil an ensemble into
+one small model; Sec. 2 takes an arithmetic or a geometric mean of the members' predictive
+distributions as the soft targets).
 
 The ensemble answers like one network, so every logit-based method takes it as its teacher:
 
-- ``logits`` (default, as Hinton et al. average their ensemble): the mean of the members' logits;
-- ``probs``: the mean of the members' *softened* probabilities ``softmax(z_i / T)`` at the
-  distilling method's temperature T, returned as the logits ``T * log(mean_i softmax(z_i / T))``,
-  so that the method's own ``softmax(logits / T)`` gives back exactly that mean (at T = 1: the
-  mean of the plain probabilities).
+- ``logits`` (default): the mean of the members' logits. Softened at any temperature T it gives
+  the normalised *geometric* mean of the members' softened distributions ``softmax(z_i / T)``;
+- ``probs``: their *arithmetic* mean, ``mean_i softmax(z_i / T)`` at the distilling method's
+  temperature T, returned as the logits ``T * log(mean_i softmax(z_i / T))`` so that the
+  method's own ``softmax(logits / T)`` gives back exactly that mean (at T = 1: the mean of the
+  plain probabilities).
 
 It has no single feature map, so the feature-based methods refuse it with a clear error.
 """

@@ -24,6 +24,15 @@ def test_logit_ensemble_is_the_mean_of_its_members_logits():
 
 
 @pytest.mark.parametrize("temperature", [1.0, 4.0])
+def test_logit_ensemble_softened_is_the_geometric_mean_of_its_members_softened_distributions(temperature):
+    members = _members()
+    with torch.no_grad():
+        geometric = torch.stack([(m(EXAMPLE) / temperature).log_softmax(1) for m in members]).mean(0).exp()
+        expected = geometric / geometric.sum(1, keepdim=True)
+        assert torch.allclose((TeacherEnsemble(members).eval()(EXAMPLE) / temperature).softmax(1), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 4.0])
 def test_probability_ensemble_gives_the_mean_of_its_members_softened_probabilities(temperature):
     members = _members()
     ensemble = TeacherEnsemble(members, "probs", temperature).eval()

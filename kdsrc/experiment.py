@@ -313,7 +313,10 @@ def _stored_bench(profile: str, kind: str, root: Path | None, device: str | None
                          "run without stored_only to measure it")
     from . import bench  # bench builds on this module
     device = device or default_device()
-    out = bench.method_costs(METHODS, profile, device=device) if kind == "method_costs" else bench.bench(profile, 4, device)
+    if kind == "method_costs":
+        out = bench.method_costs(METHODS, profile, device=device)
+    else:
+        out = bench.bench(profile, 4, device)
     results.write_json(out, path)
     return out
 

@@ -209,7 +209,7 @@ def cited_gain_summary(cited: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
 def final_loss_terms(groups: dict[str, list[dict]], digits: int = 3) -> pd.DataFrame:
     """Each loss term of the last training epoch, mean ± std over seeds, per labelled group of
     runs (a term a group's method lacks is left empty): for KD, the ``kd`` term says how closely
-    the student ends up matching its teacher's softened outputs (Hinton et al. 2015, Eq. 2)."""
+    the student ends up matching its teacher's softened outputs (Hinton et al. 2015, Sec. 2)."""
     rows = []
     for label, runs in groups.items():
         terms = pd.DataFrame([run["history"][-1]["train_loss"] for run in runs])

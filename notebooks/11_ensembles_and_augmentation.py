@@ -158,8 +158,8 @@ plots.learning_curves(augmented);
 # **At this scale mixing costs three points.** Mixup lowers the student by
 # $3.35 \pm 0.17$ points and CutMix by $3.06 \pm 0.39$, each on every seed, and both make the
 # epoch 1.5 times as long as KD's (below), because the teacher must see every mixed image. The
-# curves show where the points go: the mixed students fall behind by the third epoch and the
-# gap does not close as the learning rate decays. A mixed image is a harder task, and mixing
+# curves show where the points go: both mixed students are behind from the fourth epoch on
+# (CutMix leads for the first three) and the gap does not close as the learning rate decays. A mixed image is a harder task, and mixing
 # is a regulariser: it pays when a model would otherwise overfit, over long schedules. Our KD
 # students do not overfit: their training accuracy, measured on the augmented training
 # images, ends next to their test accuracy (82.7 % against 82.5 %). The strongest case for

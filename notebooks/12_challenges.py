@@ -40,7 +40,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import experiment, plots, results
+from kdsrc import experiment, results
 from kdsrc.config import from_dict, make_config
 
 pd.set_option("display.max_colwidth", 400)  # the reordered pairs in full

@@ -256,9 +256,9 @@ table_frame.pivot(index="run", columns="seed", values="best_epoch").loc[list(tab
 # instead of the last reorders no pair: with a cosine schedule that ends at a learning rate of
 # zero, all but two of the 39 runs peak in their last two epochs, and the two figures differ
 # by a few tenths at most.
-# Schedules that end higher, or step schedules read before their last drop, separate the two
-# much more, and the best epoch then flatters a method by picking its luckiest evaluation of
-# the test set. A single seed is another matter: one seed's table reorders up to an eighth of
+# A schedule that ends at a higher learning rate lets the test accuracy wander between epochs,
+# and there the best epoch can flatter a method by picking its luckiest evaluation of the test
+# set; our runs do not measure how much. A single seed is another matter: one seed's table reorders up to an eighth of
 # the pairs of the mean's (10 of 78 for seed 0), and most of the pairs it reorders are the
 # close ones listed above: KD, SRRL and DHKD among themselves, and FSP against the student
 # alone. What we do

@@ -7,6 +7,7 @@ its JSON so every student distilled from it loads the same network (``weights_on
 import functools
 import hashlib
 import json
+import os
 import tempfile
 import time
 from dataclasses import replace
@@ -36,12 +37,22 @@ def use(results_root: str | Path | None = None, fresh: bool = False, stored_only
     """Set where this process's runs are read and written; return that folder.
 
     ``fresh=True`` uses a new temporary folder, so everything trains anew without touching the
-    stored runs; ``stored_only=True`` makes a missing run an error instead of training it (the
-    book's regression tests use it: re-executing a chapter must never train).
+    stored runs (or the scratch folder named by ``$KDSRC_FRESH_RESULTS``: the test suite shares
+    one between the chapters it re-executes at smoke scale, so a run they have in common trains
+    once); ``stored_only=True`` makes a missing run an error instead of training it (the book's
+    regression tests use it: re-executing a chapter must never train).
     """
-    root = Path(tempfile.mkdtemp(prefix="kdsrc-")) if fresh else (Path(results_root) if results_root else None)
+    root = _fresh_root() if fresh else (Path(results_root) if results_root else None)
     _SESSION.update(root=root, stored_only=stored_only)
     return root or results.results_dir()
+
+
+def _fresh_root() -> Path:
+    shared = os.environ.get("KDSRC_FRESH_RESULTS")
+    if not shared:
+        return Path(tempfile.mkdtemp(prefix="kdsrc-"))
+    Path(shared).mkdir(parents=True, exist_ok=True)
+    return Path(shared)
 
 
 def default_device() -> str:

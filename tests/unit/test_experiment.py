@@ -143,3 +143,17 @@ def test_load_runs_gives_one_row_per_stored_run(tiny_config, tmp_path):
     frame = results.load_runs("smoke", root=tmp_path)
     assert sorted(frame["seed"]) == [0, 1] and set(frame["method"]) == {"vanilla"}
     assert results.load_runs("paper", root=tmp_path).empty
+
+
+def test_fresh_results_use_a_new_folder_or_the_shared_scratch_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("KDSRC_FRESH_RESULTS", raising=False)
+    try:
+        first, second = experiment.use(fresh=True), experiment.use(fresh=True)
+        assert first != second and first.is_dir() and second.is_dir()
+        for folder in (first, second):
+            folder.rmdir()
+        monkeypatch.setenv("KDSRC_FRESH_RESULTS", str(tmp_path / "scratch"))
+        assert experiment.use(fresh=True) == experiment.use(fresh=True) == tmp_path / "scratch"
+        assert (tmp_path / "scratch").is_dir()
+    finally:
+        experiment.use()

@@ -106,12 +106,14 @@ class RunConfig:
 
     def teacher_config(self) -> "RunConfig | None":
         """The configuration that trains this run's teacher (itself a cached run): the student's
-        data, and the profile's training recipe (:data:`TEACHER_RECIPE`) whatever the student
-        overrides, so that changing, say, the student's learning rate never retrains its teacher."""
+        data, and the profile's training recipe (:data:`TEACHER_RECIPE`, the lr of :data:`MODEL_LR`
+        for the teacher's model) whatever the student overrides, so that changing, say, the
+        student's learning rate never retrains its teacher."""
         if self.teacher is None or not METHODS[self.method].needs_teacher:
             return None
         recipe = {name: value for name, value in profile_defaults(self.profile).items() if name in TEACHER_RECIPE}
         recipe["epochs"] = self.teacher_epochs or recipe["epochs"]
+        recipe["lr"] = MODEL_LR.get(self.teacher, recipe["lr"])
         return replace(self, **recipe, method="vanilla", model=self.teacher, method_params={},
                        train_subset=self.teacher_train_subset,
                        seed=self.teacher_seed, teacher=None, teacher_epochs=None,
@@ -196,6 +198,11 @@ RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params", "method", "
 TEACHER_RECIPE = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay",
                   "crop_padding", "flip", "mixing", "mixing_alpha", "channels_last", "teacher_cache")
 
+# Base learning rates of the models RepDistiller trains at 0.01 instead of the profile's lr, as
+# student (train_student.py) or teacher (train_teacher.py): MobileNetV2 and the ShuffleNets. An
+# explicit ``lr`` override still wins for a student; a teacher always gets its model's lr.
+MODEL_LR = {"MobileNetV2": 0.01, "ShuffleV1": 0.01, "ShuffleV2": 0.01}
+
 
 def profile_defaults(profile: str) -> dict[str, Any]:
     """Every run field's value in ``profile`` before any override."""
@@ -204,7 +211,8 @@ def profile_defaults(profile: str) -> dict[str, Any]:
 
 
 def make_config(method: str, profile: str = "cpu", **overrides) -> RunConfig:
-    """A run configuration: the profile's defaults (:data:`METHOD_DEFAULTS` included), then ``overrides``.
+    """A run configuration: the profile's defaults (:data:`METHOD_DEFAULTS` included, the lr of
+    :data:`MODEL_LR` for the model), then ``overrides``.
 
     Overrides may name any RunConfig field or any parameter of the method's Config (for KD:
     ``temperature``, ``ce_weight``, ``kd_weight``).
@@ -217,6 +225,8 @@ def make_config(method: str, profile: str = "cpu", **overrides) -> RunConfig:
         raise ConfigError(f"{sorted(unknown)[0]}: not a parameter; run fields are {sorted(RUN_FIELDS)}, "
                           f"method {method!r} takes {sorted(method_fields)}")
     run = {**PROFILES[profile], **{k: v for k, v in overrides.items() if k in RUN_FIELDS}}
+    if "lr" not in overrides and run.get("model") in MODEL_LR:
+        run["lr"] = MODEL_LR[run["model"]]
     if "milestones" in run:
         run["milestones"] = _milestones(run["milestones"])
     params = {**METHOD_DEFAULTS[profile].get(method, {}),

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from kdsrc.config import PROFILES, ConfigError, from_dict, make_config
+from kdsrc.config import PROFILES, ConfigError, from_dict, make_config, profile_defaults
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
@@ -168,3 +168,40 @@ def test_the_students_training_overrides_never_change_its_teacher():
         assert teacher == base and teacher.run_id() == base.run_id(), overrides
     assert make_config("kd", "cpu", teacher_epochs=4).teacher_config().epochs == 4
     assert make_config("kd", "cpu", test_subset=100).teacher_config().test_subset == 100  # the data is the student's
+
+
+# The run ids of the profiles' default KD runs and their teachers, computed before MODEL_LR existed:
+# the per-model lr rule must leave every stored run (all resnet8/14/20) where it is.
+RUN_IDS_BEFORE_MODEL_LR = {"smoke": ("e3822ee85361f667", "7b24f9adb83b3cce"),
+                           "cpu": ("e3ddcccdaba09347", "050ad7eb477f53b8"),
+                           "paper": ("43f15a6c747d51de", "a499f7f31018a87c")}
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_per_model_lr_leaves_the_run_ids_of_existing_configurations(profile):
+    cfg = make_config("kd", profile)
+    assert (cfg.run_id(), cfg.teacher_config().run_id()) == RUN_IDS_BEFORE_MODEL_LR[profile]
+    assert make_config("vanilla", "cpu").run_id() == "9c4201bb51fc8bc5"
+
+
+@pytest.mark.parametrize("model", ["MobileNetV2", "ShuffleV1", "ShuffleV2"])
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_mobilenet_and_shufflenets_train_at_lr_001_as_student_and_as_teacher(model, profile):
+    """RepDistiller's train_student.py and train_teacher.py: lr 0.01 for these models, 0.05 otherwise."""
+    profile_lr = profile_defaults(profile)["lr"]
+    student = make_config("kd", profile, model=model, teacher="resnet14")
+    assert (student.lr, student.teacher_config().lr) == (0.01, profile_lr)
+    assert make_config("vanilla", profile, model=model).lr == 0.01
+    assert make_config("kd", profile, model="resnet8", teacher=model).teacher_config().lr == 0.01
+
+
+def test_an_explicit_lr_wins_over_the_models_lr_but_never_reaches_the_teacher():
+    cfg = make_config("kd", "paper", model="MobileNetV2", teacher="ShuffleV1", lr=0.05)
+    assert (cfg.lr, cfg.teacher_config().lr) == (0.05, 0.01)
+    assert make_config("kd", "paper", model="ShuffleV2", lr=0.02).lr == 0.02
+
+
+@pytest.mark.parametrize("model", ["resnet8", "wrn_16_2", "vgg8", "vgg13", "ResNet50"])
+def test_other_models_keep_the_profiles_lr(model):
+    cfg = make_config("kd", "paper", model=model, teacher=model)
+    assert (cfg.lr, cfg.teacher_config().lr) == (0.05, 0.05)

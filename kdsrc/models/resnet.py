@@ -8,7 +8,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .features import Features
+from .staged import StagedNetwork
 
 
 class BasicBlock(nn.Module):
@@ -33,7 +33,7 @@ class BasicBlock(nn.Module):
         return F.relu(self.forward_preact(x))
 
 
-class CifarResNet(nn.Module):
+class CifarResNet(StagedNetwork):
     def __init__(self, depth: int, widths: tuple[int, int, int, int], num_classes: int,
                  in_channels: int = 3):
         super().__init__()
@@ -50,6 +50,7 @@ class CifarResNet(nn.Module):
                 in_planes = planes
             stages.append(nn.Sequential(*layers))
         self.stages = nn.ModuleList(stages)
+        self.head = nn.Identity()
         self.fc = nn.Linear(in_planes, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -57,29 +58,6 @@ class CifarResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-
-    def stage_modules(self) -> list[nn.Module]:
-        """The modules that compute each stage feature from the previous one (index 0: the stem)."""
-        return [nn.ModuleList([self.conv1, self.bn1]), *self.stages]
-
-    def forward_features(self, x: torch.Tensor) -> Features:
-        stem_pre = self.bn1(self.conv1(x))
-        x = F.relu(stem_pre)
-        stages, preacts = [x], [stem_pre]
-        for stage in self.stages:
-            x = stage[:-1](x)
-            pre = stage[-1].forward_preact(x)
-            x = F.relu(pre)
-            stages.append(x)
-            preacts.append(pre)
-        pooled = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return Features(self.fc(pooled), stages, preacts, pooled)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        for stage in self.stages:
-            x = stage(x)
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
 NARROW = (16, 16, 32, 64)

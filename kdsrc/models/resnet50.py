@@ -11,7 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .features import Features
+from .staged import StagedNetwork
 
 EXPANSION = 4
 STEM_WIDTH = 64
@@ -46,7 +46,7 @@ class Bottleneck(nn.Module):
         return F.relu(self.forward_preact(x))
 
 
-class ResNet50(nn.Module):
+class ResNet50(StagedNetwork):
     def __init__(self, num_classes: int, in_channels: int = 3):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, STEM_WIDTH, 3, 1, 1, bias=False)
@@ -59,6 +59,7 @@ class ResNet50(nn.Module):
                 in_planes = EXPANSION * planes
             stages.append(nn.Sequential(*layers))
         self.stages = nn.ModuleList(stages)
+        self.head = nn.Identity()
         self.fc = nn.Linear(in_planes, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -67,25 +68,4 @@ class ResNet50(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def stage_modules(self) -> list[nn.Module]:
-        """The modules that compute each stage feature from the previous one (index 0: the stem)."""
-        return [nn.ModuleList([self.conv1, self.bn1]), *self.stages]
 
-    def forward_features(self, x: torch.Tensor) -> Features:
-        stem_pre = self.bn1(self.conv1(x))
-        x = F.relu(stem_pre)
-        stages, preacts = [x], [stem_pre]
-        for stage in self.stages:
-            x = stage[:-1](x)
-            pre = stage[-1].forward_preact(x)
-            x = F.relu(pre)
-            stages.append(x)
-            preacts.append(pre)
-        pooled = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return Features(self.fc(pooled), stages, preacts, pooled)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        for stage in self.stages:
-            x = stage(x)
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .features import Features
+from .staged import StagedNetwork
 
 STEM_WIDTH = 24
 V1_GROUPS, V1_WIDTHS, V1_BLOCKS = 3, (240, 480, 960), (4, 8, 4)
@@ -95,7 +95,7 @@ class ShuffleUnitV2(nn.Module):
         return F.relu(self.forward_preact(x))
 
 
-class ShuffleNet(nn.Module):
+class ShuffleNet(StagedNetwork):
     """The stem, three stages of blocks and a ``head`` (V2's 1x1 conv) before pooling."""
 
     def __init__(self, stages: list[nn.Sequential], head: nn.Module, pooled_width: int, num_classes: int,
@@ -106,31 +106,6 @@ class ShuffleNet(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.head = head
         self.fc = nn.Linear(pooled_width, num_classes)
-
-    def stage_modules(self) -> list[nn.Module]:
-        """The modules that compute each stage feature from the previous one (index 0: the stem).
-
-        V2's head conv reads stage 3 and feeds only the classifier, so it belongs to no stage."""
-        return [nn.ModuleList([self.conv1, self.bn1]), *self.stages]
-
-    def forward_features(self, x: torch.Tensor) -> Features:
-        stem_pre = self.bn1(self.conv1(x))
-        x = F.relu(stem_pre)
-        stages, preacts = [x], [stem_pre]
-        for stage in self.stages:
-            x = stage[:-1](x)
-            pre = stage[-1].forward_preact(x)
-            x = F.relu(pre)
-            stages.append(x)
-            preacts.append(pre)
-        pooled = torch.flatten(F.adaptive_avg_pool2d(self.head(x), 1), 1)
-        return Features(self.fc(pooled), stages, preacts, pooled)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        for stage in self.stages:
-            x = stage(x)
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.head(x), 1), 1))
 
 
 class ShuffleNetV1(ShuffleNet):

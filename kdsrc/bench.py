@@ -23,7 +23,7 @@ def _images_per_second(distiller, data, cfg, device, stage=None) -> float:
     return len(data.train) / min(r["epoch_seconds"] for r in history[1:] or history)
 
 
-def bench(profile: str = "cpu", epochs: int = 2, device: str = "cpu", **overrides) -> dict:
+def bench(profile: str = "cpu", epochs: int = 4, device: str = "cpu", **overrides) -> dict:
     """Training images/second of each mode, their ratio to the student alone, and peak memory.
 
     Weights are freshly initialised (speed does not depend on them); the first epoch is a warm-up

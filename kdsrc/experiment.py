@@ -327,7 +327,7 @@ def _stored_bench(profile: str, kind: str, root: Path | None, device: str | None
     if kind == "method_costs":
         out = bench.method_costs(METHODS, profile, device=device)
     else:
-        out = bench.bench(profile, 4, device)
+        out = bench.bench(profile, device=device)
     results.write_json(out, path)
     return out
 
@@ -339,8 +339,8 @@ def method_costs(profile: str, root: Path | None = None, device: str | None = No
 
 
 def teacher_cache_cost(profile: str, root: Path | None = None, device: str | None = None) -> dict:
-    """The stored teacher-cache benchmark of ``profile`` (:func:`kdsrc.bench.bench`, 4 epochs a
-    mode), measured and stored first when none exists (an error under ``stored_only``)."""
+    """The stored teacher-cache benchmark of ``profile`` (:func:`kdsrc.bench.bench`), measured and
+    stored first when none exists (an error under ``stored_only``)."""
     return _stored_bench(profile, "teacher_cache", root, device)
 
 

@@ -9,13 +9,10 @@ and the width is unchanged. RepDistiller taps the outputs of groups 2, 3, 5 and 
 those groups end the four stages here. Init as RepDistiller: convs N(0, 2/(k*k*out)), BN weight 1
 and bias 0, the classifier N(0, 0.01^2) with zero bias.
 """
-import math
-
 import torch
 from torch import nn
-import torch.nn.functional as F
 
-from .features import Features
+from .staged import StagedNetwork
 
 EXPANSION = 6
 STEM_WIDTH = 16
@@ -44,10 +41,11 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.residual else self.conv(x)
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(StagedNetwork):
     """RepDistiller ignores ``preact`` for this model: its stage outputs come from linear 1x1 convs
     with no ReLU after them, so ``preacts[1:]`` are the stage outputs themselves; ``preacts[0]`` is
-    the stem before its ReLU, as for every model of the zoo."""
+    the stem before its ReLU, as for every model of the zoo. The 1x1 head conv reads the last
+    stage and feeds only the classifier, so it belongs to no stage."""
 
     def __init__(self, num_classes: int, in_channels: int = 3):
         super().__init__()
@@ -67,8 +65,7 @@ class MobileNetV2(nn.Module):
         self.fc = nn.Linear(HEAD_WIDTH, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                fan = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan))
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")  # N(0, 2/(k*k*out))
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
@@ -76,25 +73,6 @@ class MobileNetV2(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
 
-    def stage_modules(self) -> list[nn.Module]:
-        """The modules that compute each stage feature from the previous one (index 0: the stem).
-
-        The 1x1 head conv reads stage 4 and feeds only the classifier, so it belongs to no stage."""
-        return [nn.ModuleList([self.conv1, self.bn1]), *self.stages]
-
-    def forward_features(self, x: torch.Tensor) -> Features:
-        stem_pre = self.bn1(self.conv1(x))
-        x = F.relu(stem_pre)
-        stages, preacts = [x], [stem_pre]
-        for stage in self.stages:
-            x = stage(x)
-            stages.append(x)
-            preacts.append(x)
-        pooled = torch.flatten(F.adaptive_avg_pool2d(self.head(x), 1), 1)
-        return Features(self.fc(pooled), stages, preacts, pooled)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        for stage in self.stages:
-            x = stage(x)
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.head(x), 1), 1))
+    def _stage_with_preact(self, stage: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = stage(x)
+        return out, out

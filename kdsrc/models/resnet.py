@@ -11,6 +11,13 @@ import torch.nn.functional as F
 from .staged import StagedNetwork
 
 
+def shortcut(in_planes: int, out_planes: int, stride: int) -> nn.Module:
+    """A residual block's shortcut: the identity, or a 1x1 conv + BN where the stride or the width changes."""
+    if stride == 1 and in_planes == out_planes:
+        return nn.Identity()
+    return nn.Sequential(nn.Conv2d(in_planes, out_planes, 1, stride, bias=False), nn.BatchNorm2d(out_planes))
+
+
 class BasicBlock(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int):
         super().__init__()
@@ -18,11 +25,7 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = nn.Identity()
-        if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
-            )
+        self.shortcut = shortcut(in_planes, planes, stride)
 
     def forward_preact(self, x: torch.Tensor) -> torch.Tensor:
         """The residual sum before the block's final ReLU."""

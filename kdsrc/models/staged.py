@@ -1,6 +1,7 @@
-"""The shape shared by the CIFAR ResNets, the CIFAR ResNet50 and the ShuffleNets: a stem (``conv1``,
-``bn1``, ReLU), stages whose last block exposes ``forward_preact`` (its output before the final
-ReLU, RepDistiller's ``preact``), an optional ``head`` before global average pooling, and ``fc``."""
+"""The shape shared by the CIFAR ResNets, the CIFAR ResNet50, the ShuffleNets and MobileNetV2: a stem
+(``conv1``, ``bn1``, ReLU), stages whose last block exposes ``forward_preact`` (its output before the
+final ReLU, RepDistiller's ``preact``; a model whose stages end linearly says otherwise), an
+optional ``head`` before global average pooling, and ``fc``."""
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -16,6 +17,11 @@ class StagedNetwork(nn.Module):
         a head reads the last stage and feeds only the classifier, so it belongs to no stage."""
         return [nn.ModuleList([self.conv1, self.bn1]), *self.stages]
 
+    def _stage_with_preact(self, stage: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A stage's output and its pre-activation: its last block's sum before the final ReLU."""
+        pre = stage[-1].forward_preact(stage[:-1](x))
+        return F.relu(pre), pre
+
     def _pooled(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(F.adaptive_avg_pool2d(self.head(x), 1), 1)
 
@@ -24,9 +30,7 @@ class StagedNetwork(nn.Module):
         x = F.relu(stem_pre)
         stages, preacts = [x], [stem_pre]
         for stage in self.stages:
-            x = stage[:-1](x)
-            pre = stage[-1].forward_preact(x)
-            x = F.relu(pre)
+            x, pre = self._stage_with_preact(stage, x)
             stages.append(x)
             preacts.append(pre)
         pooled = self._pooled(x)

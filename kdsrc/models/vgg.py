@@ -8,8 +8,6 @@ FC layers are gone. Each block's last ReLU is applied in ``forward``, so a block
 is its exact output before that ReLU. Init as RepDistiller: convs N(0, 2/(k*k*out)) with zero
 bias, BN weight 1 and bias 0, the classifier N(0, 0.01^2) with zero bias.
 """
-import math
-
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -42,8 +40,7 @@ class VGG(nn.Module):
         self.fc = nn.Linear(in_channels, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                fan = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan))
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")  # N(0, 2/(k*k*out))
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)

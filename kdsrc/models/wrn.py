@@ -6,8 +6,6 @@ classifier; dropout is 0 as in RepDistiller. Because blocks are pre-activation, 
 is a raw residual sum: its "pre-activation" is that sum passed through the BN that precedes the
 next ReLU (RepDistiller's convention for the activation-boundary taps).
 """
-import math
-
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -52,8 +50,7 @@ class WideResNet(nn.Module):
         self.fc = nn.Linear(in_planes, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                fan = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan))
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")  # N(0, 2/(k*k*out))
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)

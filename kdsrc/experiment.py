@@ -22,6 +22,7 @@ from .data import load_dataset, to_model_input
 from .distillers import METHODS
 from .models import build_model, count_parameters
 from .models.ensemble import TeacherEnsemble
+from .numerics import resolve_precision
 from .teacher_cache import build_logit_cache
 from .train import evaluate, fit, load_checkpoint, peak_memory_mb, reset_peak_memory, save_atomic
 
@@ -120,7 +121,8 @@ def _mean_epoch_seconds(history: list[dict]) -> float:
 
 def _network_cache(teacher_id: str, network, cfg: RunConfig, root: Path, device) -> torch.Tensor:
     data_key = f"{cfg.dataset}-{cfg.train_subset}-{cfg.val_size}-{cfg.subset_seed}-p{cfg.crop_padding}-f{int(cfg.flip)}"
-    path = root / "cache" / f"logits_{teacher_id}_{data_key}_cl{int(cfg.channels_last)}.pt"
+    numerics_key = f"cl{int(cfg.channels_last)}" + ("_bf16" if resolve_precision(cfg.precision, device) == "bf16" else "")
+    path = root / "cache" / f"logits_{teacher_id}_{data_key}_{numerics_key}.pt"
     if path.exists():
         return load_checkpoint(path)
     logits = build_logit_cache(network.to(device), dataset_for(cfg), cfg, device)
@@ -292,6 +294,8 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         "peak_memory_mb": peak_memory_mb(device),
         "memory_before_training_mb": memory_before,
         "peak_memory_kind": "cuda_max_allocated" if torch.device(device).type == "cuda" else "process_peak_rss",
+        "numerics": {"precision": resolve_precision(cfg.precision, device), "channels_last": cfg.channels_last,
+                     "compile": cfg.compile},
         "parameters": count_parameters(student),
         "extra_parameters": distiller.extra_parameter_count(),
         "code": code,

@@ -1,13 +1,46 @@
 """Distillation losses as pure functions over tensors (no other kdsrc module is imported).
 
-Each returns a scalar tensor, averaged over the batch unless its docstring says otherwise.
+Each returns a scalar tensor, averaged over the batch unless its docstring says otherwise. Each
+computes in fp32 whatever autocast is active (:func:`in_fp32`): under bfloat16 training the
+networks' outputs arrive in bf16, and softmaxes, logarithms and sums of squares need the range.
 """
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 
 
+def _fp32(value):
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.dtype in (torch.bfloat16, torch.float16) else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_fp32(v) for v in value)
+    return value
+
+
+def _device_type(values) -> str:
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            return value.device.type
+        if isinstance(value, (list, tuple)) and value:
+            return _device_type(value)
+    return "cpu"
+
+
+def in_fp32(loss):
+    """Decorate ``loss`` to run with autocast off and its half-precision tensor arguments (and lists
+    or tuples of them) cast to fp32; a no-op for fp32 or fp64 inputs outside autocast."""
+    @functools.wraps(loss)
+    def fp32_loss(*args, **kwargs):
+        args, kwargs = _fp32(args), {k: _fp32(v) for k, v in kwargs.items()}
+        with torch.autocast(_device_type([*args, *kwargs.values()]), enabled=False):
+            return loss(*args, **kwargs)
+    return fp32_loss
+
+
+
+@in_fp32
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural Network", Sec. 2.
 
@@ -29,6 +62,7 @@ def _check_form(form: str) -> None:
         raise ValueError(f"form: must be 'official' or 'paper', got {form!r}")
 
 
+@in_fp32
 def hint_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor, form: str = "official") -> torch.Tensor:
     """FitNets (Romero et al. 2015), the hint loss of Eq. (3) on the already regressed student hint.
 
@@ -52,12 +86,14 @@ def _pool_to_smaller(a: torch.Tensor, b: torch.Tensor, mode: str = "avg") -> tup
     return a, pool(b, a.shape[-2:])
 
 
+@in_fp32
 def attention_map(feat: torch.Tensor, p: float = 2) -> torch.Tensor:
     """Zagoruyko & Komodakis 2017, Eq. (2) with F^p_mean: the channel mean of |F|^p, flattened and
     L2-normalised per example (the official code's ``at(x)``)."""
     return F.normalize(feat.abs().pow(p).mean(1).flatten(1), dim=1)
 
 
+@in_fp32
 def at_loss(student_feats, teacher_feats, p: float = 2, form: str = "official") -> torch.Tensor:
     """Attention transfer (Zagoruyko & Komodakis 2017, Eq. 2), summed over the layer pairs.
 
@@ -77,6 +113,7 @@ def at_loss(student_feats, teacher_feats, p: float = 2, form: str = "official") 
     return total
 
 
+@in_fp32
 def fsp_matrix(feat_a: torch.Tensor, feat_b: torch.Tensor, pool: str = "avg") -> torch.Tensor:
     """The FSP (flow of solution procedure) matrix of Yim et al. 2017, Eq. (1), per example.
 
@@ -91,6 +128,7 @@ def fsp_matrix(feat_a: torch.Tensor, feat_b: torch.Tensor, pool: str = "avg") ->
     return torch.einsum("bihw,bjhw->bij", feat_a, feat_b) / (h * w)
 
 
+@in_fp32
 def fsp_loss(student_pairs, teacher_pairs, form: str = "official", pool: str = "avg") -> torch.Tensor:
     """FSP loss (Yim et al. 2017, Eq. 2) over lists of (first, last) feature-map pairs.
 
@@ -109,6 +147,7 @@ def fsp_loss(student_pairs, teacher_pairs, form: str = "official", pool: str = "
     return total
 
 
+@in_fp32
 def ab_loss(student_preact: torch.Tensor, teacher_preact: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
     """Activation boundaries (Heo et al. 2019), the official code's alternative loss, Eq. (6), for one layer.
 
@@ -131,6 +170,7 @@ def _global_pool(feat: torch.Tensor) -> torch.Tensor:
     return feat.mean(dim=(2, 3)) if feat.dim() == 4 else feat
 
 
+@in_fp32
 def srrl_losses(student_feat: torch.Tensor, teacher_feat: torch.Tensor, teacher_classifier,
                 form: str = "official") -> tuple[torch.Tensor, torch.Tensor]:
     """SRRL (Yang et al., ICLR 2021): ``(l_fm, l_sr)``, feature matching (Eq. 3) and softmax
@@ -174,6 +214,7 @@ def _check_temperature(temperature: float) -> None:
         raise ValueError(f"temperature: must be a finite number > 0, got {temperature!r}")
 
 
+@in_fp32
 def binary_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
               eps: float = 1e-8) -> torch.Tensor:
     """BinaryKL of Dual-Head KD (Yang et al. 2024), as the official code (penghui-yang/DHKD,
@@ -193,6 +234,7 @@ def binary_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temper
     return temperature**2 * kl.sum() / student_logits.shape[0]
 
 
+@in_fp32
 def binary_kl_norm(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
                    eps: float = 1e-8) -> torch.Tensor:
     """BinaryKL-Norm of Dual-Head KD (Yang et al. 2024), the loss DHKD trains its auxiliary head

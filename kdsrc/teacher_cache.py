@@ -7,13 +7,14 @@ over all views, shared by every seed and every run that uses the same teacher an
 """
 import torch
 
-from . import augment
+from . import augment, numerics
 from .data import Dataset, to_model_input
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def build_logit_cache(teacher: torch.nn.Module, data: Dataset, cfg, device, batch_size: int = 256) -> torch.Tensor:
-    """Teacher logits for all views, shaped (images * views) x classes, row = image * views + view."""
+    """Teacher logits for all views, shaped (images * views) x classes, row = image * views + view,
+    computed in the run's precision (``cfg.precision``) and stored as fp32."""
     teacher.eval()
     images = data.train.images
     views = augment.num_views(cfg.crop_padding, cfg.flip)
@@ -23,7 +24,7 @@ def build_logit_cache(teacher: torch.nn.Module, data: Dataset, cfg, device, batc
         for view in range(views):
             ids = torch.full((len(chunk),), view, device=device) if views > 1 else None
             x = to_model_input(chunk, data.mean, data.std, ids, cfg.crop_padding, cfg.flip)
-            if cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            out[start:start + len(chunk), view] = teacher(x).float().cpu()
+            with numerics.autocast(cfg.precision, device):
+                logits = teacher(numerics.memory_format(x, cfg.channels_last))
+            out[start:start + len(chunk), view] = logits.float().cpu()
     return out.reshape(-1, data.num_classes)

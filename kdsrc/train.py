@@ -3,6 +3,13 @@
 It knows no method: it sums the loss dictionary the distiller returns. Everything random
 (initialisation aside) draws from one generator whose state is checkpointed, so a killed run
 resumed from its last checkpoint ends exactly where an uninterrupted run does.
+
+The step is the same on every device (the "fast path"): the data sit on the device as uint8 and
+are augmented there in batches; model and batches are channels-last when ``cfg.channels_last``;
+forward passes run under the autocast of ``cfg.precision`` (:mod:`kdsrc.numerics`); the frozen
+teacher runs under ``inference_mode``; ``cfg.compile`` compiles the step's forward with
+``torch.compile``; and nothing inside a step waits for the device: losses and accuracy are summed
+on the device and read once an epoch.
 """
 import math
 import os
@@ -13,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import augment
+from . import augment, numerics
 from .data import Dataset, Split, to_model_input
 from .distillers import Distiller, Stage
 from .mixing import mix
@@ -33,18 +40,21 @@ def learning_rate(cfg, epoch: int, step: int, steps_per_epoch: int) -> float:
 def _as_input(images, data: Dataset, cfg, device, views=None):
     x = to_model_input(images.to(device, non_blocking=True), data.mean, data.std, views,
                        cfg.crop_padding, cfg.flip)
-    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+    return numerics.memory_format(x, cfg.channels_last)
 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, split: Split, data: Dataset, cfg, device, batch_size: int = 256) -> float:
-    """Top-1 accuracy (%) of ``model`` in eval mode on ``split`` without augmentation."""
+    """Top-1 accuracy (%) of ``model`` in eval mode on ``split`` without augmentation, computed in
+    the precision the run trains in."""
     was_training = model.training
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=device)
     for start in range(0, len(split), batch_size):
         x = _as_input(split.images[start:start + batch_size], data, cfg, device)
-        correct += (model(x).argmax(1) == split.labels[start:start + batch_size].to(device)).sum()
+        with numerics.autocast(cfg.precision, device):
+            logits = model(x)
+        correct += (logits.argmax(1) == split.labels[start:start + batch_size].to(device)).sum()
     model.train(was_training)
     return 100.0 * correct.item() / len(split)
 
@@ -125,6 +135,9 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
         params = list({id(p): p for m in stage.modules for p in m.parameters() if p.requires_grad}.values())
         epochs = stage.epochs
     optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    forward = distiller.forward_train if stage is None else stage.loss
+    if cfg.compile:
+        forward = torch.compile(forward)
     generator = torch.Generator(device=device).manual_seed(10_000 + cfg.seed)
     history: list[dict] = []
     if checkpoint is not None and checkpoint.exists():
@@ -158,10 +171,11 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
             keys = index * views_per_image + (views if augmenting else 0)
             if mixing:  # a mixed image is no cached view: the teacher must see the batch itself
                 x, y = mix(x, y, cfg.mixing, cfg.mixing_alpha, data.num_classes, generator)
-                x, keys = (x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x), None
+                x, keys = numerics.memory_format(x, cfg.channels_last), None
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, epoch, step, steps) if stage is None else cfg.lr
-            logits, losses = distiller.forward_train(x, y, keys) if stage is None else (None, stage.loss(x, y))
+            with numerics.autocast(cfg.precision, device):
+                logits, losses = forward(x, y, keys) if stage is None else (None, forward(x, y))
             optimizer.zero_grad(set_to_none=True)
             if stage is None:
                 for name, value in (distiller.backward(losses) or {}).items():

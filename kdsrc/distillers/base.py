@@ -1,9 +1,12 @@
 """The distiller base: a trainable student beside a frozen teacher (mdistiller's pattern)."""
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
+
+from ..models.features import Features
 
 
 @dataclass
@@ -19,6 +22,14 @@ class Stage:
     epochs: int
     modules: list[nn.Module]
     loss: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+
+
+def _usable(value):
+    """An ``inference_mode`` output as an ordinary tensor (or list of them) that a loss may save
+    for its backward pass; inference tensors may not be saved."""
+    if isinstance(value, list):
+        return [_usable(v) for v in value]
+    return value.clone()
 
 
 def feature_modules(model: nn.Module) -> list[nn.Module]:
@@ -77,15 +88,17 @@ class Distiller(nn.Module):
 
     def teacher_features(self, x: torch.Tensor):
         """The frozen teacher's :class:`kdsrc.models.Features` for batch ``x``, without gradients."""
-        with torch.no_grad():
-            return self.teacher.forward_features(x)
+        with torch.inference_mode():
+            features = self.teacher.forward_features(x)
+        return Features(*(_usable(getattr(features, f.name)) for f in dataclasses.fields(Features)))
 
     def teacher_logits(self, x: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
         """The frozen teacher's logits for batch ``x``, from the view cache when one is attached."""
         if self.logit_cache is not None and keys is not None:
             return self.logit_cache[keys]
-        with torch.no_grad():
-            return self.teacher(x)
+        with torch.inference_mode():
+            logits = self.teacher(x)
+        return _usable(logits)
 
     def backward(self, losses: dict[str, torch.Tensor]) -> dict[str, float] | None:
         """Back-propagate one step's losses into the ``.grad`` of the trainable parameters; return

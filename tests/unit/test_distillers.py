@@ -63,7 +63,7 @@ def test_teacher_weights_and_bn_statistics_do_not_move_during_kd_training(kd, da
     teacher_before = copy.deepcopy(kd.teacher.state_dict())
     student_before = copy.deepcopy(kd.student.state_dict())
     cfg = SimpleNamespace(epochs=1, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine",
-                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False,
+                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False, precision="fp32", compile=False,
                           mixing="none", mixing_alpha=1.0)
     fit(kd, data, cfg)
     for name, value in kd.teacher.state_dict().items():
@@ -120,7 +120,7 @@ def test_attached_logit_cache_is_read_and_teacher_not_called(kd):
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_cached_view_logits_equal_teacher_logits_on_that_view(kd, channels_last):
     data = Dataset("fashion_mnist", _split(12, 2), _split(4, 3), None, 10, MEAN, STD)
-    cfg = SimpleNamespace(crop_padding=2, flip=True, channels_last=channels_last)
+    cfg = SimpleNamespace(crop_padding=2, flip=True, channels_last=channels_last, precision="fp32")
     cache = build_logit_cache(kd.teacher, data, cfg, "cpu", batch_size=8)
     views = augment.num_views(2, True)
     assert cache.shape == (len(data.train) * views, 10)
@@ -134,7 +134,7 @@ def test_cached_view_logits_equal_teacher_logits_on_that_view(kd, channels_last)
 def test_training_from_the_cache_matches_running_the_teacher(data):
     """The trainer's keys pick the cache row of the exact view it rendered."""
     cfg = SimpleNamespace(epochs=1, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine",
-                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False,
+                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False, precision="fp32", compile=False,
                           mixing="none", mixing_alpha=1.0)
     torch.manual_seed(0)
     student, teacher = build_model("resnet8", 10, 1), build_model("resnet14", 10, 1)

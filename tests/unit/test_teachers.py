@@ -1,16 +1,29 @@
-"""Teacher checkpoints in RepDistiller's, mdistiller's and our own layout."""
+"""Teacher checkpoints in RepDistiller's, mdistiller's and our own layout, and the teacher manifest."""
 import argparse
 import json
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from kdsrc import teachers
+from kdsrc import experiment, results, teachers
+from kdsrc.config import ConfigError, make_config
 from kdsrc.models import build_model
+from kdsrc.train import evaluate
 
+ROOT = Path(__file__).resolve().parents[2]
 # RepDistiller's key names and shapes, recorded from its models (see the file's "about").
 REPDISTILLER = json.loads((Path(__file__).parent / "data" / "repdistiller_state_dicts.json").read_text())["models"]
+END_TO_END = dict(train_subset=200, test_subset=100, epochs=1, model="resnet8", teacher="resnet8")
+
+
+@pytest.fixture(autouse=True)
+def _reset_session():
+    yield
+    experiment.use()
 
 
 def source_network(name, num_classes=100, in_channels=3):
@@ -129,3 +142,74 @@ def test_a_file_without_a_state_dict_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match=r"^teacher_checkpoint: cannot read .*notes.txt as a file of tensors"):
         teachers.import_checkpoint(tmp_path / "notes.txt", "resnet8")
+
+
+def test_run_id_depends_on_the_checkpoint_content_not_its_path(tmp_path):
+    first = save_repdistiller(source_network("resnet8", 10, 1), "resnet8", tmp_path / "a.pth")
+    copy = tmp_path / "elsewhere" / "b.pth"
+    copy.parent.mkdir()
+    copy.write_bytes(first.read_bytes())
+    kd = lambda path, **kw: make_config("kd", "smoke", teacher="resnet8", teacher_checkpoint=str(path), **kw)  # noqa: E731
+    assert kd(first).run_id() == kd(copy).run_id() == kd(first, teacher_epochs=9, teacher_seed=4).run_id()
+    assert kd(first).run_id() != make_config("kd", "smoke", teacher="resnet8").run_id()
+    assert kd(first).teacher_config() is None
+    torch.save(torch.load(first, weights_only=True) | {"epoch": 239}, copy)
+    assert kd(copy).run_id() != kd(first).run_id()
+
+
+@pytest.mark.parametrize("overrides, allowed", [
+    (dict(method="vanilla"), "method 'vanilla' uses no teacher"),
+    (dict(teacher_ensemble=2), "teacher_ensemble must be 1"),
+    (dict(checkpoint="missing.pth"), "no file at"),
+])
+def test_teacher_checkpoint_errors_name_the_parameter(overrides, allowed, tmp_path):
+    save_repdistiller(source_network("resnet8", 10, 1), "resnet8", tmp_path / "t.pth")
+    method = overrides.pop("method", "kd")
+    path = tmp_path / overrides.pop("checkpoint", "t.pth")
+    with pytest.raises(ConfigError, match=f"^teacher_checkpoint: .*{allowed}"):
+        make_config(method, "smoke", teacher_checkpoint=path, **overrides)
+
+
+def test_kd_from_a_repdistiller_checkpoint_trains_the_student_and_records_the_teacher(tmp_path):
+    source = source_network("resnet8", 10, 1)
+    (tmp_path / "resnet8_vanilla").mkdir()
+    path = save_repdistiller(source, "resnet8", tmp_path / "resnet8_vanilla" / "ckpt_epoch_240.pth")
+    cfg = make_config("kd", "smoke", teacher_checkpoint=str(path), **END_TO_END)
+    result = experiment.run(cfg, root=tmp_path / "results")
+
+    data = experiment.dataset_for(cfg)
+    assert result["teacher_run_id"] == "checkpoint:" + teachers.sha256(path)[:16]
+    assert result["teacher_test_acc"] == evaluate(source, data.test, data, cfg, "cpu")
+    assert same_logits(experiment.load_teacher(cfg), source, in_channels=1)
+    assert not (tmp_path / "results" / "runs" / "smoke" / "vanilla").exists()  # no teacher was trained
+    manifest = teachers.manifest("smoke", tmp_path / "results")
+    assert manifest[["id", "model", "source", "sha256", "last_test_acc", "epochs"]].to_dict("records") == [
+        {"id": result["teacher_run_id"], "model": "resnet8", "source": str(path), "sha256": teachers.sha256(path),
+         "last_test_acc": result["teacher_test_acc"], "epochs": None}]
+
+
+def test_command_line_takes_the_checkpoint_and_refuses_a_wrong_one_in_one_line(tmp_path):
+    path = save_repdistiller(source_network("resnet8", 10, 1), "resnet8", tmp_path / "t.pth")
+    proc = subprocess.run([sys.executable, "-m", "kdsrc", "train", "--method", "kd", "--profile", "smoke",
+                           "--set", "teacher=resnet14", "--set", f"teacher_checkpoint={path}",
+                           *[f"--set={k}={v}" for k, v in END_TO_END.items() if k != "teacher"],
+                           "--results", tmp_path / "results"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(f"kdsrc: error: teacher_checkpoint: {path} is not a resnet14 "), proc.stderr
+    assert "fits resnet8 (num_classes=10, in_channels=1)" in proc.stderr
+
+
+def test_trained_teachers_are_recorded_once_with_the_sha256_of_their_weights(tiny_config, tmp_path):
+    cfg = tiny_config("kd", epochs=1)
+    for seed in (0, 1):
+        experiment.run(replace(cfg, seed=seed), root=tmp_path)
+    teacher = cfg.teacher_config()
+    record = results.read_run(results.run_path(teacher, tmp_path))
+    manifest = teachers.manifest("smoke", tmp_path)
+    assert manifest.to_dict("records") == [{
+        "id": f"run:{teacher.run_id()}", "model": teacher.model, "source": f"run:{teacher.run_id()}",
+        "sha256": teachers.sha256(experiment.weights_path(teacher, tmp_path)), "dataset": "fashion_mnist",
+        "test_subset": teacher.test_subset, "last_test_acc": record["last_test_acc"],
+        "best_test_acc": record["best_test_acc"], "epochs": teacher.epochs, "seed": teacher.seed,
+        "code": record["code"]["git_commit"], "code_dirty": record["code"]["kdsrc_dirty"],
+        "date": record["finished_utc"]}]

@@ -2,12 +2,14 @@
 
 A profile (``smoke``, ``cpu``, ``paper``) is a set of defaults; any field can be overridden by a
 papermill parameter or ``--set name=value`` on the command line. A run is identified by the hash
-of its whole configuration (the teacher's included), so a changed parameter trains anew.
+of its whole configuration (the teacher's included), so a changed parameter trains anew. A teacher
+read from ``teacher_checkpoint`` enters the hash by its file's sha256, not by its path.
 """
 import dataclasses
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -17,13 +19,16 @@ from .mixing import MIXINGS
 from .models.ensemble import ENSEMBLE_MODES
 from .models import MODELS
 from .numerics import PRECISIONS
+from .provenance import sha256
 
 SCHEDULES = ("cosine", "step")
 NOT_HASHED = ("data_root",)  # where the data lives does not change the experiment
 # Fields added after runs were stored, with their defaults: hashed only when set to something
 # else, so the stored runs keep their ids.
 ADDED_FIELDS = {"mixing": "none", "mixing_alpha": 1.0, "teacher_ensemble": 1, "ensemble": "logits",
-                "precision": "auto", "compile": False}
+                "precision": "auto", "compile": False, "teacher_checkpoint": None}
+# What trains a teacher: meaningless, so not hashed, when the teacher is read from a checkpoint.
+TRAINED_TEACHER_FIELDS = ("teacher_epochs", "teacher_train_subset", "teacher_seed")
 
 
 class ConfigError(ValueError):
@@ -64,6 +69,7 @@ class RunConfig:
     teacher_epochs: int | None = None
     teacher_train_subset: int | None = None
     teacher_seed: int = 0
+    teacher_checkpoint: str | None = None
     method_params: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -99,6 +105,8 @@ class RunConfig:
             if self.teacher is None:
                 raise ConfigError(f"teacher: method {self.method!r} needs a teacher model, one of {sorted(MODELS)}")
             _check_choice("teacher", self.teacher, MODELS)
+        if self.teacher_checkpoint is not None:
+            _check_teacher_checkpoint(self)
         try:
             params = distiller.Config(**self.method_params)
             object.__setattr__(self, "method_params", dataclasses.asdict(_as_floats(params)))
@@ -113,8 +121,9 @@ class RunConfig:
         """The configuration that trains this run's teacher (itself a cached run): the student's
         data, and the profile's training recipe (:data:`TEACHER_RECIPE`, the lr of :data:`MODEL_LR`
         for the teacher's model) whatever the student overrides, so that changing, say, the
-        student's learning rate never retrains its teacher."""
-        if self.teacher is None or not METHODS[self.method].needs_teacher:
+        student's learning rate never retrains its teacher. None when no teacher trains: a
+        method without one, or a teacher read from ``teacher_checkpoint``."""
+        if self.teacher is None or not METHODS[self.method].needs_teacher or self.teacher_checkpoint:
             return None
         recipe = {name: value for name, value in profile_defaults(self.profile).items() if name in TEACHER_RECIPE}
         recipe["epochs"] = self.teacher_epochs or recipe["epochs"]
@@ -138,9 +147,14 @@ class RunConfig:
         return out
 
     def run_id(self) -> str:
-        """Hash of everything that changes the experiment, the teacher's configuration included."""
+        """Hash of everything that changes the experiment, the teacher's configuration (or its
+        checkpoint file's sha256) included."""
         content = {k: v for k, v in self.to_dict().items()
                    if k not in NOT_HASHED and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
+        if self.teacher_checkpoint:
+            content["teacher_checkpoint"] = "sha256:" + sha256(self.teacher_checkpoint)
+            for name in TRAINED_TEACHER_FIELDS:
+                del content[name]
         teacher = self.teacher_config()
         content["teacher_config"] = teacher.run_id() if teacher else None
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
@@ -154,6 +168,21 @@ def _as_floats(config):
         if f.type in (float, "float") and isinstance(value, int) and not isinstance(value, bool):
             object.__setattr__(config, f.name, float(value))
     return config
+
+
+def _check_teacher_checkpoint(cfg):
+    path = cfg.teacher_checkpoint
+    if isinstance(path, os.PathLike):
+        object.__setattr__(cfg, "teacher_checkpoint", path := os.fspath(path))
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"teacher_checkpoint: must be a file path or None, got {path!r}")
+    if not METHODS[cfg.method].needs_teacher:
+        raise ConfigError(f"teacher_checkpoint: method {cfg.method!r} uses no teacher")
+    if cfg.teacher_ensemble != 1:
+        raise ConfigError(f"teacher_checkpoint: a checkpoint is one teacher, so teacher_ensemble must be 1, "
+                          f"got {cfg.teacher_ensemble}")
+    if not os.path.isfile(path):
+        raise ConfigError(f"teacher_checkpoint: no file at {path}")
 
 
 def _check_choice(name, value, allowed):

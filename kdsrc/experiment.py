@@ -2,7 +2,10 @@
 
 Wires data, models, distillers, the trainer and the results store. A teacher is itself a run
 (``config.teacher_config()``), trained and cached the same way; its final weights are kept beside
-its JSON so every student distilled from it loads the same network (``weights_only=True``).
+its JSON so every student distilled from it loads the same network (``weights_only=True``). A
+teacher can instead be read from a RepDistiller/mdistiller checkpoint (``teacher_checkpoint``,
+:func:`kdsrc.teachers.import_checkpoint`); either way it is recorded in the profile's teacher
+manifest (:func:`kdsrc.teachers.manifest`).
 """
 import functools
 import hashlib
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from . import provenance, results
+from . import provenance, results, teachers
 from .config import ConfigError, RunConfig
 from .data import load_dataset, to_model_input
 from .distillers import METHODS
@@ -138,7 +141,9 @@ def _logit_cache(cfg: RunConfig, teacher, root: Path, device) -> torch.Tensor:
         members = [_network_cache(member.run_id(), network, cfg, root, device)
                    for member, network in zip(cfg.teacher_configs(), teacher.members)]
         return teacher.combine(torch.stack(members))
-    return _network_cache(cfg.teacher_config().run_id(), teacher, cfg, root, device)
+    teacher_id = (teachers.checkpoint_id(cfg.teacher_checkpoint).replace(":", "-") if cfg.teacher_checkpoint
+                  else cfg.teacher_config().run_id())
+    return _network_cache(teacher_id, teacher, cfg, root, device)
 
 
 def _ensemble_temperature(cfg: RunConfig) -> float | None:
@@ -166,6 +171,8 @@ def ensemble_path(cfg: RunConfig, root: Path | None = None) -> Path:
 
 def _teacher_network(cfg: RunConfig, data) -> torch.nn.Module:
     """The teacher's architecture: one network, or a :class:`TeacherEnsemble` of untrained members."""
+    if cfg.teacher_checkpoint:
+        return build_model(cfg.teacher, data.num_classes, data.in_channels)
     members = [build_model(member.model, data.num_classes, data.in_channels) for member in cfg.teacher_configs()]
     if cfg.teacher_ensemble == 1:
         return members[0]
@@ -200,8 +207,11 @@ def ensemble_run(cfg: RunConfig, root: Path | None = None, device: str | None = 
 
 
 def load_teacher(cfg: RunConfig, root: Path | None = None, network: torch.nn.Module | None = None) -> torch.nn.Module:
-    """``cfg``'s trained teacher (one network or an ensemble), from stored runs, loaded into ``network`` if given."""
+    """``cfg``'s trained teacher (one network or an ensemble), from stored runs or its
+    ``teacher_checkpoint``, loaded into ``network`` if given."""
     network = network or _teacher_network(cfg, dataset_for(cfg))
+    if cfg.teacher_checkpoint:
+        return teachers.import_checkpoint(cfg.teacher_checkpoint, cfg.teacher, model=network)
     members = network.members if isinstance(network, TeacherEnsemble) else [network]
     for member_cfg, member in zip(cfg.teacher_configs(), members):
         load_weights(member_cfg, root, member)
@@ -209,12 +219,21 @@ def load_teacher(cfg: RunConfig, root: Path | None = None, network: torch.nn.Mod
 
 
 def _prepare_teacher(cfg: RunConfig, teacher, root: Path, device) -> tuple[str, float]:
-    """Train (or read) ``cfg``'s teacher runs, load their weights into ``teacher``; its id and accuracy."""
+    """Train (or read) ``cfg``'s teacher runs, or read its checkpoint, load the weights into
+    ``teacher`` and record it in the teacher manifest; its id and test accuracy."""
+    if cfg.teacher_checkpoint:  # measured once, before the student trains, as RepDistiller does
+        load_teacher(cfg, root, teacher)
+        data = dataset_for(cfg)
+        acc = evaluate(teacher.to(device), data.test, data, cfg, device)
+        teachers.record_imported(cfg, acc, root)
+        return teachers.checkpoint_id(cfg.teacher_checkpoint), acc
     if cfg.teacher_ensemble == 1:
         record = run(cfg.teacher_config(), root, device)
     else:
         record = ensemble_run(cfg, root, device)
     load_teacher(cfg, root, teacher)
+    for member in cfg.teacher_configs():
+        teachers.record_trained(run(member, root, device), weights_path(member, root), root)
     return record["run_id"], record["last_test_acc"]
 
 
@@ -257,7 +276,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
     code = provenance.code_version()  # the code as it was when training started
     data = dataset_for(cfg)
     teacher_id, teacher_acc, teacher = None, None, None
-    if cfg.teacher_configs():  # its architecture now, its weights once the distiller is known to fit it
+    if cfg.teacher_checkpoint or cfg.teacher_configs():  # its architecture now, its weights once the distiller fits it
         teacher = _teacher_network(cfg, data)
 
     torch.manual_seed(cfg.seed)

@@ -1,5 +1,6 @@
-"""Where a result came from: code version, library versions and hardware."""
+"""Where a result came from: code version, library versions, hardware, and files' checksums."""
 import functools
+import hashlib
 import os
 import platform
 import subprocess
@@ -46,3 +47,18 @@ def libraries() -> dict:
     import numpy
     return {"python": platform.python_version(), "torch": torch.__version__,
             "torchvision": torchvision.__version__, "numpy": numpy.__version__}
+
+
+def sha256(path: str | Path) -> str:
+    """The sha256 (hex) of the file at ``path``; computed once per file version in a process."""
+    stat = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, _mtime_ns: int, _size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

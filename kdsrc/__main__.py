@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                                      "alone and each method, seed by seed. Stored runs are read, interrupted "
                                      "ones resume from their checkpoint; run it again to go on.")
     rep.add_argument("--data-root", default=None, help="torchvision root holding cifar-100-python/ (needed to train)")
-    rep.add_argument("--pairs", default="all", help="table1, table2, all (default) or teacher:student,...")
+    rep.add_argument("--pairs", default="all",
+                     help="table1, table2, all (default) or teacher:student items, comma-separated")
     rep.add_argument("--methods", default="all",
                      help="all (default: the student alone and every method) or kd,at,... (vanilla: the student alone)")
     rep.add_argument("--seeds", default="3", help="seeds 0..N-1 of every student run (default 3; the book's tables "

@@ -51,18 +51,20 @@ def table_of(teacher: str, student: str) -> str:
     return next((name for name, pairs in TABLES.items() if (teacher, student) in pairs), "custom")
 
 
-def pairs_from(spec: str | Iterable[tuple[str, str]]) -> list[Pair]:
-    """The pairs of ``spec``: ``table1``, ``table2``, ``all``, ``"teacher:student,..."``, or a list
-    of (teacher, student) tuples."""
-    if isinstance(spec, str) and spec in PAIR_SETS:
-        return [Pair(name, t, s) for name in PAIR_SETS[spec] for t, s in TABLES[name]]
-    items = [item.split(":") for item in spec.split(",")] if isinstance(spec, str) else list(spec)
+def pairs_from(spec: str | Iterable) -> list[Pair]:
+    """The pairs of ``spec``: a comma-separated string (or a list) of ``table1``, ``table2``, ``all``
+    and ``teacher:student`` items (or (teacher, student) tuples)."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
     pairs = []
     for item in items:
-        if len(item) != 2 or not all(name in MODELS for name in item):
-            raise ConfigError(f"pairs: must be {', '.join(PAIR_SETS)} or teacher:student,... of models "
+        if isinstance(item, str) and item.strip() in PAIR_SETS:
+            pairs += [Pair(name, t, s) for name in PAIR_SETS[item.strip()] for t, s in TABLES[name]]
+            continue
+        names = [name.strip() for name in item.split(":")] if isinstance(item, str) else list(item)
+        if len(names) != 2 or not all(name in MODELS for name in names):
+            raise ConfigError(f"pairs: must be {', '.join(PAIR_SETS)} or teacher:student items with models of "
                               f"{sorted(MODELS)}, got {spec!r}")
-        pairs.append(Pair(table_of(*item), *item))
+        pairs.append(Pair(table_of(*names), *names))
     if not pairs or len(set(pairs)) != len(pairs):
         raise ConfigError(f"pairs: must name each pair once, got {spec!r}")
     return pairs

@@ -295,10 +295,12 @@ def crd_reference(root: Path | None = None) -> pd.DataFrame:
     return cited[cited.paper == CRD].reset_index(drop=True)
 
 
-def cited_table(cited: pd.DataFrame) -> pd.DataFrame:
-    """Cited accuracies one row per pair (table, teacher, student), one column per row of the paper's table."""
-    return cited.pivot_table(index=["table", "teacher", "student"], columns="method", values="value",
-                             sort=False).rename_axis(columns=None)
+def cited_table(cited: pd.DataFrame, pairs) -> pd.DataFrame:
+    """Cited accuracies one row per pair of ``pairs`` (``(table, teacher, student)`` items, in
+    their order; a pair nothing is cited for is left out), one column per row of the paper's table."""
+    wide = cited.pivot_table(index=["table", "teacher", "student"], columns="method", values="value")
+    order = [tuple(pair) for pair in pairs if tuple(pair) in wide.index]
+    return wide.reindex(index=order, columns=list(dict.fromkeys(cited.method))).rename_axis(columns=None)
 
 
 def reproduction_table(teachers: list[dict], students: list[dict], pairs, cited: pd.DataFrame,

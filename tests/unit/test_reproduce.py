@@ -61,7 +61,7 @@ def test_plan_of_one_table_brings_its_own_teachers_and_passes_overrides_to_every
 
 @pytest.mark.parametrize("kwargs, name", [
     (dict(pairs="table3"), "pairs"), (dict(pairs="resnet56-resnet20"), "pairs"), (dict(pairs="resnet56:nope"), "pairs"),
-    (dict(pairs="resnet56:resnet20,resnet56:resnet20"), "pairs"), (dict(methods="kd,crd"), "methods"),
+    (dict(pairs="resnet56:resnet20,resnet56:resnet20"), "pairs"), (dict(pairs="all,table1"), "pairs"), (dict(methods="kd,crd"), "methods"),
     (dict(methods=""), "methods"), (dict(seeds=0), "seeds"), (dict(seeds=True), "seeds"), (dict(seed=1), "seed"),
     (dict(model="resnet8"), "model"), (dict(temperature=-1), "temperature"),
 ])
@@ -73,6 +73,8 @@ def test_bad_plan_parameter_raises_config_error_naming_it(kwargs, name):
 def test_custom_pair_is_checked_by_building_it():
     assert pairs_from("resnet56:resnet20,resnet8:wrn_16_2") == [("Table 1", "resnet56", "resnet20"),
                                                                 ("custom", "resnet8", "wrn_16_2")]
+    assert pairs_from("table2,resnet8:wrn_16_2")[-2:] == [("Table 2", "wrn_40_2", "ShuffleV1"),
+                                                         ("custom", "resnet8", "wrn_16_2")]
     left_out = skipped("resnet8:wrn_16_2", "fsp,kd")
     assert list(left_out.method) == ["fsp"] and left_out.reason[0].startswith("method: fsp needs equal channels")
     assert [cfg.method for cfg in plan("resnet8:wrn_16_2", "fsp,kd", 1)] == ["vanilla", "kd"]

@@ -48,10 +48,11 @@ def test_reproduction_table_without_runs_is_empty():
     assert table.empty and "gap (last − paper)" in table.columns
 
 
-def test_cited_table_has_one_row_per_pair_and_one_column_per_method():
-    wide = results.cited_table(results.crd_reference())
-    assert len(wide) == 13 and wide.loc[("Table 1", "resnet56", "resnet20"), "kd"] == 70.66
-    assert math.isnan(wide.loc[("Table 1", "wrn_40_2", "wrn_40_1"), "fsp"])
+def test_cited_table_has_one_row_per_cited_pair_in_the_plans_order_and_one_column_per_row_of_the_paper():
+    wide = results.cited_table(results.crd_reference(), pairs_from("table2,resnet8:resnet8,resnet110:resnet32"))
+    assert list(wide.index) == [(p.table, p.teacher, p.student) for p in pairs_from("table2,resnet110:resnet32")]
+    assert list(wide.columns) == ["teacher", "student", "kd", "fitnets", "at", "ab", "fsp"]
+    assert wide.loc[("Table 1", "resnet110", "resnet32"), "kd"] == 73.08 and wide.fsp.isna().sum() == 6
 
 
 BENCH = {"profile": "paper", "device": "cuda", "hardware": {}, "batch_size": 64, "train_images": 50000,

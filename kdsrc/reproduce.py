@@ -12,7 +12,7 @@ from typing import Iterable, NamedTuple
 import pandas as pd
 import torch
 
-from . import experiment
+from . import experiment, results
 from .config import ConfigError, RunConfig, make_config
 from .distillers import METHODS
 from .models import MODELS, build_model
@@ -178,7 +178,7 @@ def progress(frame: pd.DataFrame) -> pd.DataFrame:
     counts = pd.crosstab([frame.table, frame.role], frame.state)
     counts = counts.reindex(columns=["stored", "in progress", "missing"], fill_value=0)
     counts.insert(0, "runs", counts.sum(axis=1))
-    order = {role: k for k, role in enumerate(("teacher", "student alone", "distilled"))}
+    order = {role: k for k, role in enumerate(results.PLAN_ROLES)}
     return counts.sort_index(key=lambda index: index.map(order) if index.name == "role" else index)
 
 
@@ -193,12 +193,13 @@ def stored_runs(runs: list[RunConfig], root=None) -> tuple[list[dict], list[dict
 def reproduce(runs: list[RunConfig], device: str | None = None, root=None) -> list[dict]:
     """Run a plan in order (:func:`kdsrc.experiment.run`: a stored run is read, an interrupted one
     resumes, a missing one trains), printing one line a run; the stored results."""
-    out = []
+    teacher_ids, out = {t.run_id() for cfg in runs for t in cfg.teacher_configs()}, []
+    doing = {"stored": "stored", "in progress": "resuming", "missing": "training"}
     for k, cfg in enumerate(runs, start=1):
         state = experiment.run_state(cfg, root)
-        label = f"{cfg.model} alone" if cfg.method == BASELINE else f"{cfg.method} {cfg.teacher} -> {cfg.model}"
-        print(f"[{k}/{len(runs)}] {label}, seed {cfg.seed}: {'stored' if state == 'stored' else state + ', training'}",
-              flush=True)
+        label = (f"teacher {cfg.model}" if cfg.run_id() in teacher_ids else f"{cfg.model} alone"
+                 if cfg.method == BASELINE else f"{cfg.method} {cfg.teacher} -> {cfg.model}")
+        print(f"[{k}/{len(runs)}] {label}, seed {cfg.seed}: {doing[state]}", flush=True)
         run = experiment.run(cfg, root, device)
         if state != "stored":
             print(f"[{k}/{len(runs)}] done: last {run['last_test_acc']:.2f} %, best {run['best_test_acc']:.2f} % "

@@ -11,7 +11,12 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.py))
 NAMES := $(notdir $(basename $(NOTEBOOKS)))
 export PATH := $(BIN):$(PATH)
 
-.PHONY: book test env data notebooks pair regression-notebooks bench clean
+REPRODUCE := 13_reproducing_the_tables
+PAIRS ?= all
+METHODS ?= all
+SEEDS ?= 3
+
+.PHONY: book test env data notebooks pair regression-notebooks bench reproduce clean
 
 ## book: set up, execute the notebooks (from stored runs when present), build the HTML book
 book: env data notebooks
@@ -64,6 +69,24 @@ regression-notebooks: env
 	  papermill --no-progress-bar -k python3 -p profile cpu -p stored_only True \
 	    $(BUILD)/src/$$nb.ipynb tests/notebooks/cpu/$$nb.ipynb; \
 	done
+
+## reproduce: train the CRD paper's CIFAR-100 tables (paper profile, a GPU) by executing chapter 13 with
+## papermill, e.g. make reproduce DATA_ROOT=/data/cifar PAIRS=table1 METHODS=vanilla,kd SEEDS=3
+ifneq ($(filter reproduce,$(MAKECMDGOALS)),)
+ifeq ($(DATA_ROOT),)
+$(error reproduce: set DATA_ROOT to a torchvision root holding cifar-100-python/, e.g. make reproduce DATA_ROOT=/data/cifar)
+endif
+ifeq ($(wildcard $(DATA_ROOT)/cifar-100-python/train),)
+$(error reproduce: DATA_ROOT=$(DATA_ROOT) holds no cifar-100-python/train (a torchvision root is needed))
+endif
+endif
+reproduce: env
+	@mkdir -p $(STAGE)/notebooks $(BUILD)/src
+	jupytext --quiet --to ipynb -o $(BUILD)/src/$(REPRODUCE).ipynb notebooks/$(REPRODUCE).py
+	papermill --no-progress-bar -k python3 -p train True -p data_root "$(abspath $(DATA_ROOT))" \
+	  -p pairs "$(PAIRS)" -p methods "$(METHODS)" -p seeds $(SEEDS) \
+	  $(BUILD)/src/$(REPRODUCE).ipynb $(STAGE)/notebooks/$(REPRODUCE).ipynb
+	@echo "reproduce: $(abspath $(STAGE))/notebooks/$(REPRODUCE).ipynb (make book renders it with the stored runs)"
 
 ## bench: images/s of the cpu-profile student alone vs KD
 bench: env data

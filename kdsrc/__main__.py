@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdsrc {train,list,bench}``. Bad parameters exit 2 with one line."""
+"""Command line: ``python -m kdsrc {train,list,bench,reproduce}``. Bad parameters exit 2 with one line."""
 import argparse
 import ast
 import json
@@ -28,7 +28,7 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m kdsrc", description="kd-companion: train, list, benchmark.")
+    parser = argparse.ArgumentParser(prog="python -m kdsrc", description="kd-companion: train, list, benchmark, reproduce.")
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one run (or return its stored result)",
@@ -54,7 +54,48 @@ def _parser() -> argparse.ArgumentParser:
                             "<results>/bench/<profile>/method_costs.json")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
     bench.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
+    rep = sub.add_parser("reproduce", help="train the CRD paper's CIFAR-100 tables at the paper profile",
+                         description="Run the plan of kdsrc.reproduce: every teacher first, then the student "
+                                     "alone and each method, seed by seed. Stored runs are read, interrupted "
+                                     "ones resume from their checkpoint; run it again to go on.")
+    rep.add_argument("--data-root", default=None, help="torchvision root holding cifar-100-python/ (needed to train)")
+    rep.add_argument("--pairs", default="all",
+                     help="table1, table2, all (default) or teacher:student items, comma-separated")
+    rep.add_argument("--methods", default="all",
+                     help="all (default: the student alone and every method) or kd,at,... (vanilla: the student alone)")
+    rep.add_argument("--seeds", default="3", help="seeds 0..N-1 of every student run (default 3; the book's tables "
+                                                  "use at least 3)")
+    rep.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a config field for every run, e.g. --set epochs=120")
+    rep.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    rep.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
+    rep.add_argument("--dry-run", action="store_true", help="print the plan and what is stored; train nothing")
     return parser
+
+
+def _reproduce(args) -> None:
+    from . import reproduce, results
+    if not args.seeds.isdigit():
+        raise ValueError(f"seeds: must be an integer >= 1, got {args.seeds!r}")
+    overrides = _overrides(args.set)
+    if args.data_root:
+        overrides["data_root"] = args.data_root
+    root = results.Path(args.results) if args.results else None
+    runs = reproduce.plan(args.pairs, args.methods, int(args.seeds), **overrides)
+    if not args.dry_run and runs and runs[0].dataset != "fashion_mnist" and runs[0].data_root is None:
+        raise ValueError("--data-root: a torchvision root holding cifar-100-python/ is needed to train "
+                         "(--dry-run prints the plan without it)")
+    status = reproduce.status(runs, root)
+    counts = status.state.value_counts()
+    print(f"plan: {len(runs)} runs of the {runs[0].profile} profile, teachers first; "
+          + ", ".join(f"{counts.get(state, 0)} {state}" for state in ("stored", "in progress", "missing")))
+    print(reproduce.progress(status).to_string())
+    for row in reproduce.skipped(args.pairs, args.methods, **overrides).itertuples():
+        print(f"skipped: {row.method} {row.teacher} -> {row.student} ({row.table}): {row.reason}")
+    if args.dry_run:
+        print(status.drop(columns=["epochs", "init_epochs"]).to_string())
+    else:
+        reproduce.reproduce(runs, args.device, root)
 
 
 def main(argv=None) -> int:
@@ -79,6 +120,8 @@ def main(argv=None) -> int:
             print(json.dumps({"run": str(results.run_path(cfg, root)), "last_test_acc": run["last_test_acc"],
                               "best_test_acc": run["best_test_acc"], "best_epoch": run["best_epoch"],
                               "seconds_per_epoch": round(run["seconds_per_epoch"], 2)}))
+        elif args.command == "reproduce":
+            _reproduce(args)
         elif args.command == "bench":
             from . import bench, results
             if args.profile not in PROFILES:

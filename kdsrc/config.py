@@ -121,12 +121,16 @@ class RunConfig:
         """The configuration that trains this run's teacher (itself a cached run): the student's
         data, and the profile's training recipe (:data:`TEACHER_RECIPE`, the lr of :data:`MODEL_LR`
         for the teacher's model) whatever the student overrides, so that changing, say, the
-        student's learning rate never retrains its teacher. None when no teacher trains: a
+        student's learning rate never retrains its teacher. A teacher trained for other than the
+        profile's epochs (``teacher_epochs``) keeps the shape of a step schedule: its milestones
+        are the profile's scaled to its epochs (at least epoch 1). None when no teacher trains: a
         method without one, or a teacher read from ``teacher_checkpoint``."""
         if self.teacher is None or not METHODS[self.method].needs_teacher or self.teacher_checkpoint:
             return None
         recipe = {name: value for name, value in profile_defaults(self.profile).items() if name in TEACHER_RECIPE}
-        recipe["epochs"] = self.teacher_epochs or recipe["epochs"]
+        epochs = self.teacher_epochs or recipe["epochs"]
+        recipe["milestones"] = tuple(max(1, round(m * epochs / recipe["epochs"])) for m in recipe["milestones"])
+        recipe["epochs"] = epochs
         recipe["lr"] = MODEL_LR.get(self.teacher, recipe["lr"])
         return replace(self, **recipe, method="vanilla", model=self.teacher, method_params={},
                        train_subset=self.teacher_train_subset,

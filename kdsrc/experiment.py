@@ -83,6 +83,27 @@ def weights_path(cfg: RunConfig, root: Path | None = None) -> Path:
     return results.run_path(cfg, _root(root)).with_suffix(".pt")
 
 
+def checkpoint_path(cfg: RunConfig, root: Path | None = None) -> Path:
+    """Where an unfinished run of ``cfg`` keeps its checkpoint (a first stage's files sit beside it)."""
+    root = _root(root)
+    return root / "checkpoints" / results.run_path(cfg, root).relative_to(root / "runs").with_suffix(".ckpt")
+
+
+def stored_run(cfg: RunConfig, root: Path | None = None) -> dict | None:
+    """The stored result of ``cfg``, or None; never trains."""
+    path = results.run_path(cfg, _root(root))
+    return results.read_run(path) if path.exists() else None
+
+
+def run_state(cfg: RunConfig, root: Path | None = None) -> str:
+    """``stored`` (its result exists), ``in progress`` (a checkpoint of it exists: :func:`run`
+    resumes from it) or ``missing``."""
+    if results.run_path(cfg, _root(root)).exists():
+        return "stored"
+    checkpoint = checkpoint_path(cfg, root)
+    return "in progress" if any(p.exists() for p in (checkpoint, *_stage_files(checkpoint))) else "missing"
+
+
 def load_weights(cfg: RunConfig, root: Path | None = None, model: torch.nn.Module | None = None) -> torch.nn.Module:
     """The trained network of a stored vanilla run (used as a teacher), loaded into ``model`` if given."""
     if model is None:
@@ -291,7 +312,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
             and cfg.mixing == "none":  # mixed images are no cached views
         distiller.logit_cache = _logit_cache(cfg, teacher, root, device).to(device)
 
-    checkpoint = root / "checkpoints" / path.relative_to(root / "runs").with_suffix(".ckpt")
+    checkpoint = checkpoint_path(cfg, root)
     memory_before = reset_peak_memory(device)  # data, teacher and caches are loaded: count training alone
     start = time.perf_counter()
     first = _first_stage(distiller, data, cfg, device, checkpoint)
@@ -367,5 +388,6 @@ def teacher_cache_cost(profile: str, root: Path | None = None, device: str | Non
     return _stored_bench(profile, "teacher_cache", root, device)
 
 
-__all__ = ["run", "run_seeds", "use", "dataset_for", "load_weights", "load_teacher", "ensemble_run", "ensemble_path",
-           "predict", "predict_features", "build_distiller", "method_costs", "teacher_cache_cost", "MissingRun"]
+__all__ = ["run", "run_seeds", "use", "dataset_for", "checkpoint_path", "stored_run", "run_state", "load_weights",
+           "load_teacher", "ensemble_run", "ensemble_path", "predict", "predict_features", "build_distiller",
+           "method_costs", "teacher_cache_cost", "MissingRun"]

@@ -131,12 +131,13 @@ def cited_gains(cited: pd.DataFrame, method: str) -> pd.DataFrame:
     return table[["paper", "table", "teacher", "student", *roles.values(), f"{method} gain", "verified", "source"]]
 
 
-BENCHES = ("method_costs", "teacher_cache")
+BENCHES = ("method_costs", "teacher_cache", "pairs")
 
 
 def bench_path(profile: str, root: Path | None = None, kind: str = "method_costs") -> Path:
     """Where a profile's benchmark is stored: ``method_costs`` (``python -m kdsrc bench --costs``)
-    or ``teacher_cache`` (``python -m kdsrc bench``: the teacher on every batch against its cache)."""
+    or ``teacher_cache`` (``python -m kdsrc bench``: the teacher on every batch against its cache),
+    or ``pairs`` (the paper profile's teacher-student pairs: their images/second)."""
     if kind not in BENCHES:
         raise ValueError(f"kind: must be one of {list(BENCHES)}, got {kind!r}")
     return (root or results_dir()) / "bench" / profile / f"{kind}.json"
@@ -279,3 +280,105 @@ def teacher_cache_table(measurement: dict, epochs: int) -> pd.DataFrame:
     table["runs to pay off"] = ["", "", f"{measurement['cache_build_seconds'] / saved_per_run:.1f}"
                                 if saved_per_run > 0 else "never"]
     return table.round(2)
+
+
+CRD = "Tian et al. 2020 (CRD)"
+PLAN_ROLES = ("teacher", "student alone", "distilled")
+# Our rows of a reproduced table and the names the cited tables give them.
+CITED_ROW = {"teacher": "teacher", "vanilla": "student"}
+
+
+def crd_reference(root: Path | None = None) -> pd.DataFrame:
+    """The CRD paper's CIFAR-100 Tables 1 and 2 as cited in ``reference/kd.csv`` and ``ild.csv``
+    (teacher, student alone and the book's methods that the paper ran; last-epoch accuracy)."""
+    cited = pd.concat([reference(name, root) for name in ("kd", "ild")])
+    return cited[cited.paper == CRD].reset_index(drop=True)
+
+
+def cited_table(cited: pd.DataFrame, pairs) -> pd.DataFrame:
+    """Cited accuracies one row per pair of ``pairs`` (``(table, teacher, student)`` items, in
+    their order; a pair nothing is cited for is left out), one column per row of the paper's table."""
+    wide = cited.pivot_table(index=["table", "teacher", "student"], columns="method", values="value")
+    order = [tuple(pair) for pair in pairs if tuple(pair) in wide.index]
+    return wide.reindex(index=order, columns=list(dict.fromkeys(cited.method))).rename_axis(columns=None)
+
+
+def reproduction_table(teachers: list[dict], students: list[dict], pairs, cited: pd.DataFrame,
+                       digits: int = 2) -> pd.DataFrame:
+    """Our runs of a paper's pairs beside its numbers: one row per pair (``(table, teacher,
+    student)`` items) and row of the table that has runs (the teacher: ``teachers`` of that model;
+    the student alone: vanilla ``students`` of the student; each method: ``students`` of that
+    method, teacher and student), in the order the runs come. Seeds, last- and best-epoch test
+    accuracy (mean ± std), the mean best epoch and seconds per epoch, the cited number and
+    whether it was verified, and the gap: our mean last-epoch accuracy minus the cited number."""
+    columns = ["table", "teacher", "student", "row", "n", "last acc (%)", "best acc (%)", "best epoch",
+               "s/epoch", "paper", "gap (last − paper)", "verified"]
+    ours, taught = to_frame(students), to_frame(teachers)
+    rows = []
+    for table, teacher, student in pairs:
+        groups = {"teacher": taught[taught.model == teacher]} if len(taught) else {}
+        for method in dict.fromkeys(ours.method) if len(ours) else ():
+            match = (ours.method == method) & (ours.model == student)
+            groups[method] = ours[match & ((ours.method == "vanilla") | (ours.teacher == teacher))]
+        for row, frame in groups.items():
+            if frame.empty:
+                continue
+            summary = summarise(frame.assign(row=row), by=["row"], digits=digits).iloc[0]
+            paper = cited[(cited.teacher == teacher) & (cited.student == student)
+                          & (cited.method == CITED_ROW.get(row, row))]
+            value = paper.value.iloc[0] if len(paper) else None
+            rows.append({"table": table, "teacher": teacher, "student": student,
+                         "row": "student alone" if row == "vanilla" else row, "n": summary.n,
+                         "last acc (%)": summary["last acc (%)"], "best acc (%)": summary["best acc (%)"],
+                         "best epoch": round(frame.best_epoch.mean(), 1), "s/epoch": round(summary.sec_per_epoch, 1),
+                         "paper": value,
+                         "gap (last − paper)": None if value is None else round(summary.last_mean - value, digits),
+                         "verified": paper.verified.iloc[0] if len(paper) else ""})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def stored_bench(profile: str, kind: str, root: Path | None = None) -> dict | None:
+    """A stored benchmark (:func:`bench_path`), or None when none was measured; never measures."""
+    path = bench_path(profile, root, kind)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def pair_epoch_times(bench: dict) -> pd.DataFrame:
+    """A stored pairs benchmark as seconds per training epoch of each pair's teacher, student
+    alone and KD (the benchmark's training images over its images/second), KD's epoch relative
+    to the student alone's, and the stored reference throughput and ratio where it has them."""
+    rows = []
+    for pair in bench["pairs"]:
+        ours = pair["ours"]
+        epoch = {role: bench["train_images"] / ours[f"{role}_img_s"] for role in ("teacher", "student", "kd")}
+        rows.append({"teacher": pair["teacher"], "student": pair["student"],
+                     "teacher s/epoch": epoch["teacher"], "student s/epoch": epoch["student"],
+                     "KD s/epoch": epoch["kd"],
+                     "KD × alone": epoch["kd"] / epoch["student"],
+                     "reference KD img/s": (pair.get("reference") or {}).get("kd_img_s"), "ratio": pair.get("ratio")})
+    return pd.DataFrame(rows).round(2)
+
+
+def projected_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.DataFrame:
+    """Training hours of a plan (:func:`kdsrc.reproduce.status` rows: table, role, teacher, model,
+    method, epochs, init_epochs) projected from a stored pairs benchmark, per table and in all.
+    A teacher trains ``epochs`` epochs at its measured rate, a student alone at the student's,
+    a distilled run at its pair's KD rate, first-stage epochs included; an epoch is the
+    benchmark's training images. A run whose rate was not measured leaves its sums empty."""
+    images = bench["train_images"]
+    rate = {}
+    for pair in bench["pairs"]:
+        rate.setdefault(("teacher", pair["teacher"]), pair["ours"]["teacher_img_s"])
+        rate.setdefault(("student alone", pair["student"]), pair["ours"]["student_img_s"])
+        rate[("distilled", pair["teacher"], pair["student"])] = pair["ours"]["kd_img_s"]
+    rows = plan_rows.assign(key=[("distilled", t, m) if role == "distilled" else (role, m)
+                                 for role, t, m in zip(plan_rows.role, plan_rows.teacher, plan_rows.model)])
+    rows["hours"] = [(e + i) * images / rate[key] / 3600 if key in rate else float("nan")
+                     for e, i, key in zip(rows.epochs, rows.init_epochs, rows.key)]
+    grouped = rows.groupby(["table", "role"], sort=False)["hours"]
+    hours = grouped.sum(min_count=1).where(grouped.count() == grouped.size())  # unmeasured: no sum
+    hours = hours.unstack("role", fill_value=0.0).reindex(columns=PLAN_ROLES, fill_value=0.0).add_suffix(" (h)")
+    hours.insert(0, "runs", rows.groupby("table", sort=False).size())
+    hours.loc["all"] = hours.sum(skipna=False)
+    hours["total (h)"] = hours.drop(columns="runs").sum(axis=1, skipna=False)
+    return hours.round(1).rename_axis(columns=None)

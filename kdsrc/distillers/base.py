@@ -33,8 +33,10 @@ def _usable(value):
 
 
 def feature_modules(model: nn.Module) -> list[nn.Module]:
-    """Every child of a zoo model but its classifier ``fc`` (RepDistiller's ``get_feat_modules``)."""
-    return [module for name, module in model.named_children() if name != "fc"]
+    """The modules a two-stage method's first stage trains: the stem and the stages, as
+    RepDistiller's ``get_feat_modules`` lists them. Layers after the last stage (MobileNetV2's and
+    ShuffleV2's 1x1 head, WRN's final BN) feed only the classifier and are left out, as there."""
+    return list(model.stage_modules())
 
 
 class Distiller(nn.Module):

@@ -11,6 +11,7 @@ import torch
 from kdsrc import experiment
 from kdsrc.distillers import METHODS
 from kdsrc.distillers.ab import ABConfig
+from kdsrc.distillers.base import feature_modules
 from kdsrc.distillers.fitnets import FitNetsConfig
 from kdsrc.distillers.fsp import FSPConfig
 from kdsrc.losses import ab_loss
@@ -79,6 +80,17 @@ def test_first_stage_trains_feature_layers_only_and_never_the_teacher(tiny_confi
     assert all(torch.equal(teacher_before[k], v) for k, v in teacher.state_dict().items())
     assert torch.equal(student_before["fc.weight"], student.fc.weight)
     assert not torch.equal(student_before["conv1.weight"], student.conv1.weight)
+
+
+@pytest.mark.parametrize("name, after_last_stage", [("resnet8", None), ("MobileNetV2", "head"),
+                                                     ("ShuffleV2", "head"), ("wrn_16_2", "bn")])
+def test_first_stage_modules_are_repdistillers_feat_modules_without_the_layers_after_the_last_stage(
+        name, after_last_stage):
+    model = build_model(name, 100)
+    trained = [id(p) for m in feature_modules(model) for p in m.parameters()]
+    expected = [id(p) for child, m in model.named_children() if child not in ("fc", after_last_stage)
+                for p in m.parameters()]
+    assert trained == expected  # resnet8 (the book's cpu student): the same parameters in the same order
 
 
 def test_two_stage_run_stores_its_first_stage_and_cleans_up(tiny_config, tmp_path):

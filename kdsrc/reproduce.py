@@ -1,0 +1,208 @@
+"""The CRD paper's CIFAR-100 tables as a plan of runs, and running it.
+
+Tian et al. 2020 (CRD), Tables 1 and 2 (as RepDistiller's README prints them): thirteen
+teacher-student pairs in our zoo's names. :func:`plan` lists the runs that reproduce them for the
+book's methods and the student alone, every teacher first; :func:`reproduce` runs them in order
+through :func:`kdsrc.experiment.run`, so every run is cached, resumes from its checkpoint and is
+stored with its full provenance; :func:`status` says which are stored, in progress or missing.
+"""
+from dataclasses import asdict
+from typing import Iterable, NamedTuple
+
+import pandas as pd
+import torch
+
+from . import experiment, results
+from .config import ConfigError, RunConfig, make_config
+from .distillers import METHODS
+from .models import MODELS, build_model
+
+TABLES = {
+    "Table 1": (("wrn_40_2", "wrn_16_2"), ("wrn_40_2", "wrn_40_1"), ("resnet56", "resnet20"),
+                ("resnet110", "resnet20"), ("resnet110", "resnet32"), ("resnet32x4", "resnet8x4"), ("vgg13", "vgg8")),
+    "Table 2": (("vgg13", "MobileNetV2"), ("ResNet50", "MobileNetV2"), ("ResNet50", "vgg8"),
+                ("resnet32x4", "ShuffleV1"), ("resnet32x4", "ShuffleV2"), ("wrn_40_2", "ShuffleV1")),
+}
+PAIR_SETS = {"table1": ("Table 1",), "table2": ("Table 2",), "all": ("Table 1", "Table 2")}
+BASELINE = "vanilla"  # the student alone
+DEFAULT_METHODS = tuple(METHODS)  # the student alone and every method of the book
+
+_FSP = "FSP compares the two networks stage by stage, so it needs equal channel counts at every stage"
+_AB = ("our AB connector is the official code's 1x1 conv, which cannot resize the student's 16x16 stage-1 map "
+       "to the teacher's 32x32 one (RepDistiller's connector can, and the CRD paper reports AB for this pair)")
+# The (teacher, student, method) of the tables that cannot run, with the methods' own parameters
+# (a test builds every pair and method and finds exactly these).
+SKIPPED = {
+    ("wrn_40_2", "wrn_40_1", "fsp"): f"{_FSP} (the CRD paper prints N/A for this pair)",
+    **{(t, s, "fsp"): f"{_FSP} (the CRD paper's Table 2 has no FSP row)" for t, s in TABLES["Table 2"]},
+    **{(t, s, "ab"): _AB for t, s in TABLES["Table 2"] if t != "vgg13"},
+}
+FIXED_BY_THE_PLAN = ("model", "teacher", "seed")
+
+
+class Pair(NamedTuple):
+    table: str  # "Table 1", "Table 2" or "custom"
+    teacher: str
+    student: str
+
+
+def table_of(teacher: str, student: str) -> str:
+    """The CRD table that has the pair, or ``custom``."""
+    return next((name for name, pairs in TABLES.items() if (teacher, student) in pairs), "custom")
+
+
+def pairs_from(spec: str | Iterable) -> list[Pair]:
+    """The pairs of ``spec``: a comma-separated string (or a list) of ``table1``, ``table2``, ``all``
+    and ``teacher:student`` items (or (teacher, student) tuples)."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    pairs = []
+    for item in items:
+        if isinstance(item, str) and item.strip() in PAIR_SETS:
+            pairs += [Pair(name, t, s) for name in PAIR_SETS[item.strip()] for t, s in TABLES[name]]
+            continue
+        names = [name.strip() for name in item.split(":")] if isinstance(item, str) else list(item)
+        if len(names) != 2 or not all(name in MODELS for name in names):
+            raise ConfigError(f"pairs: must be {', '.join(PAIR_SETS)} or teacher:student items with models of "
+                              f"{sorted(MODELS)}, got {spec!r}")
+        pairs.append(Pair(table_of(*names), *names))
+    if not pairs or len(set(pairs)) != len(pairs):
+        raise ConfigError(f"pairs: must name each pair once, got {spec!r}")
+    return pairs
+
+
+def methods_from(spec: str | Iterable[str]) -> list[str]:
+    """The methods of ``spec``: ``all`` (:data:`DEFAULT_METHODS`), ``"kd,at,..."`` or a list;
+    ``vanilla`` is the student alone."""
+    if spec == "all":
+        return list(DEFAULT_METHODS)
+    methods = [m.strip() for m in spec.split(",")] if isinstance(spec, str) else list(spec)
+    if not methods or len(set(methods)) != len(methods) or any(m not in METHODS for m in methods):
+        raise ConfigError(f"methods: must be 'all' or distinct methods of {list(METHODS)}, got {spec!r}")
+    return methods
+
+
+def check(teacher: str, student: str, method: str, params: dict | None = None) -> str | None:
+    """Why ``method`` (with ``params``) cannot distil ``teacher`` into ``student``, found by building
+    it for CIFAR-100 on a 32x32 example; None when it can."""
+    distiller = METHODS[method]
+    example = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    try:
+        distiller(build_model(student, 100), build_model(teacher, 100) if distiller.needs_teacher else None,
+                  distiller.Config(**(params or {})), example=example)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _skip_reason(pair: Pair, cfg: RunConfig) -> str | None:
+    if pair.table != "custom" and cfg.method_params == asdict(METHODS[cfg.method].Config()):
+        return SKIPPED.get((pair.teacher, pair.student, cfg.method))
+    return check(pair.teacher, pair.student, cfg.method, cfg.method_params)
+
+
+def _configs(pairs, methods, seeds: int, profile: str, overrides: dict):
+    """Every (pair, method) of the plan: its configuration for each seed, or the reason it cannot run."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds: must be an integer >= 1, got {seeds!r}")
+    fixed = sorted(set(overrides) & set(FIXED_BY_THE_PLAN))
+    if fixed:
+        raise ConfigError(f"{fixed[0]}: set by the plan's pairs and seeds, not an override")
+    cells = []
+    for pair in pairs_from(pairs):
+        for method in methods_from(methods):
+            # The student alone keeps the profile's teacher field: one run per student, whatever its pair.
+            teacher = {} if method == BASELINE else {"teacher": pair.teacher}
+            configs = [make_config(method, profile, model=pair.student, seed=seed, **teacher, **overrides)
+                       for seed in range(seeds)]
+            cells.append((pair, method, configs, _skip_reason(pair, configs[0])))
+    return cells
+
+
+def plan(pairs="all", methods="all", seeds: int = 3, profile: str = "paper", **overrides) -> list[RunConfig]:
+    """The runs that reproduce ``pairs`` (:func:`pairs_from`) with ``methods`` (:func:`methods_from`)
+    over seeds 0 .. ``seeds``-1: every teacher first, then, seed by seed, each pair's student alone
+    and distilled runs; a run shared by several pairs (a teacher, a student alone) appears once, a
+    method that cannot apply to a pair (:func:`skipped`) not at all. ``overrides`` go to
+    :func:`kdsrc.config.make_config` (``data_root``, or any field, for every run)."""
+    cells = _configs(pairs, methods, seeds, profile, overrides)
+    by_seed = sorted(((cfg.seed, k, cfg) for k, (_, _, configs, reason) in enumerate(cells) if reason is None
+                      for cfg in configs), key=lambda item: item[:2])
+    students = [cfg for _, _, cfg in by_seed]
+    teachers = [teacher for cfg in students for teacher in cfg.teacher_configs()]
+    return list({cfg.run_id(): cfg for cfg in teachers + students}.values())
+
+
+def skipped(pairs="all", methods="all", profile: str = "paper", **overrides) -> pd.DataFrame:
+    """The (pair, method) combinations :func:`plan` leaves out, and why."""
+    rows = [{"table": pair.table, "teacher": pair.teacher, "student": pair.student, "method": method, "reason": reason}
+            for pair, method, _, reason in _configs(pairs, methods, 1, profile, overrides) if reason is not None]
+    return pd.DataFrame(rows, columns=["table", "teacher", "student", "method", "reason"])
+
+
+def _plan_pairs(runs: list[RunConfig]) -> list[Pair]:
+    distilled = dict.fromkeys((cfg.teacher, cfg.model) for cfg in runs if cfg.teacher_configs())
+    return [Pair(table_of(t, s), t, s) for t, s in distilled]
+
+
+def _row(cfg: RunConfig, teacher_ids: set, pairs: list[Pair]) -> dict:
+    if cfg.run_id() in teacher_ids:
+        role, teacher = "teacher", ""
+        table = next((p.table for p in pairs if p.teacher == cfg.model), "custom")
+    elif cfg.method == BASELINE:
+        role, teacher = "student alone", ""
+        table = next((p.table for p in pairs if p.student == cfg.model),
+                     next((name for name, known in TABLES.items() if any(s == cfg.model for _, s in known)), "custom"))
+    else:
+        role, teacher, table = "distilled", cfg.teacher, table_of(cfg.teacher, cfg.model)
+    return {"table": table, "role": role, "teacher": teacher, "model": cfg.model, "method": cfg.method,
+            "seed": cfg.seed, "epochs": cfg.epochs, "init_epochs": cfg.method_params.get("init_epochs", 0)}
+
+
+def status(runs: list[RunConfig], root=None) -> pd.DataFrame:
+    """One row per run of a plan, in its order: its table (the first of the plan's tables that
+    needs it), role (teacher, student alone, distilled), networks, method, seed, epochs (and
+    first-stage epochs), whether it is stored, in progress (a checkpoint exists) or missing, its
+    last-epoch test accuracy when stored, and its run id."""
+    teacher_ids = {t.run_id() for cfg in runs for t in cfg.teacher_configs()}
+    pairs = _plan_pairs(runs)
+    rows = []
+    for cfg in runs:
+        stored = experiment.stored_run(cfg, root)
+        rows.append({**_row(cfg, teacher_ids, pairs), "state": experiment.run_state(cfg, root),
+                     "last acc (%)": stored["last_test_acc"] if stored else None, "run_id": cfg.run_id()})
+    return pd.DataFrame(rows)
+
+
+def progress(frame: pd.DataFrame) -> pd.DataFrame:
+    """Runs of a :func:`status` frame per table and role, and how many are stored, in progress, missing."""
+    counts = pd.crosstab([frame.table, frame.role], frame.state)
+    counts = counts.reindex(columns=["stored", "in progress", "missing"], fill_value=0)
+    counts.insert(0, "runs", counts.sum(axis=1))
+    order = {role: k for k, role in enumerate(results.PLAN_ROLES)}
+    return counts.sort_index(key=lambda index: index.map(order) if index.name == "role" else index)
+
+
+def stored_runs(runs: list[RunConfig], root=None) -> tuple[list[dict], list[dict]]:
+    """The stored runs of a plan, never training: (its teachers', everything else's)."""
+    teacher_ids = {t.run_id() for cfg in runs for t in cfg.teacher_configs()}
+    found = [(cfg.run_id() in teacher_ids, experiment.stored_run(cfg, root)) for cfg in runs]
+    return ([run for is_teacher, run in found if run and is_teacher],
+            [run for is_teacher, run in found if run and not is_teacher])
+
+
+def reproduce(runs: list[RunConfig], device: str | None = None, root=None) -> list[dict]:
+    """Run a plan in order (:func:`kdsrc.experiment.run`: a stored run is read, an interrupted one
+    resumes, a missing one trains), printing one line a run; the stored results."""
+    teacher_ids, out = {t.run_id() for cfg in runs for t in cfg.teacher_configs()}, []
+    doing = {"stored": "stored", "in progress": "resuming", "missing": "training"}
+    for k, cfg in enumerate(runs, start=1):
+        state = experiment.run_state(cfg, root)
+        label = (f"teacher {cfg.model}" if cfg.run_id() in teacher_ids else f"{cfg.model} alone"
+                 if cfg.method == BASELINE else f"{cfg.method} {cfg.teacher} -> {cfg.model}")
+        print(f"[{k}/{len(runs)}] {label}, seed {cfg.seed}: {doing[state]}", flush=True)
+        run = experiment.run(cfg, root, device)
+        if state != "stored":
+            print(f"[{k}/{len(runs)}] done: last {run['last_test_acc']:.2f} %, best {run['best_test_acc']:.2f} % "
+                  f"(epoch {run['best_epoch']})", flush=True)
+        out.append(run)
+    return out

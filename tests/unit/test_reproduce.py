@@ -1,0 +1,162 @@
+"""The reproduction plan of the CRD tables, its status, the command line, and a paper-profile run on
+a fabricated CIFAR-100 archive."""
+import pytest
+import torch
+
+from kdsrc import experiment, results
+from kdsrc.__main__ import main
+from kdsrc.config import ConfigError, make_config
+from kdsrc.data import STATS, Dataset, Split, to_model_input
+from kdsrc.models import build_model
+from kdsrc.reproduce import (DEFAULT_METHODS, SKIPPED, TABLES, pairs_from, plan, progress, reproduce, skipped,
+                             status, stored_runs)
+
+TEACHERS = ["wrn_40_2", "resnet56", "resnet110", "resnet32x4", "vgg13", "ResNet50"]
+
+
+def test_paper_profile_is_repdistillers_recipe():
+    cfg = make_config("kd", "paper", model="resnet8x4", teacher="resnet32x4")
+    assert (cfg.dataset, cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay) == \
+        ("cifar100", 240, 64, 0.05, 0.9, 5e-4)
+    assert (cfg.schedule, cfg.milestones, cfg.lr_decay, cfg.crop_padding, cfg.flip) == \
+        ("step", (150, 180, 210), 0.1, 4, True)
+    teacher = cfg.teacher_config()
+    assert (teacher.model, teacher.epochs, teacher.milestones, teacher.seed) == ("resnet32x4", 240, (150, 180, 210), 0)
+    assert make_config("kd", "paper", model="ShuffleV1", teacher="resnet32x4").lr == 0.01
+
+
+def test_teacher_trained_for_fewer_epochs_keeps_the_step_schedules_shape():
+    assert make_config("kd", "paper", teacher_epochs=120).teacher_config().milestones == (75, 90, 105)
+    shortest = make_config("kd", "paper", teacher_epochs=1, epochs=2, milestones=(1,)).teacher_config()
+    assert shortest.milestones == (1, 1, 1)
+
+
+def test_default_plan_trains_every_teacher_first_then_three_seeds_of_every_applicable_pair_and_method():
+    runs = plan()
+    assert [(cfg.method, cfg.model, cfg.seed) for cfg in runs[:6]] == [("vanilla", t, 0) for t in TEACHERS]
+    teachers = {cfg.teacher_config().run_id() for cfg in runs if cfg.method != "vanilla"}
+    assert {cfg.run_id() for cfg in runs[:6]} == teachers
+    students = runs[6:]
+    assert [cfg.seed for cfg in students] == sorted(cfg.seed for cfg in students)
+    assert {cfg.seed for cfg in students} == {0, 1, 2}
+    assert all(cfg.profile == "paper" for cfg in runs) and len({cfg.run_id() for cfg in runs}) == len(runs)
+    cells = {(cfg.teacher if cfg.method != "vanilla" else None, cfg.model, cfg.method) for cfg in students}
+    for pairs in TABLES.values():
+        for teacher, student in pairs:
+            assert (None, student, "vanilla") in cells  # the student alone, shared by its pairs
+            for method in DEFAULT_METHODS[1:]:
+                assert ((teacher, student, method) in cells) != ((teacher, student, method) in SKIPPED)
+    assert progress(status(runs)).runs.to_dict() == {
+        ("Table 1", "teacher"): 5, ("Table 1", "student alone"): 18, ("Table 1", "distilled"): 165,
+        ("Table 2", "teacher"): 1, ("Table 2", "student alone"): 9, ("Table 2", "distilled"): 111}
+
+
+def test_plan_of_one_table_brings_its_own_teachers_and_passes_overrides_to_every_run():
+    runs = plan("table2", ["vanilla", "kd"], 1, data_root="/data", epochs=3, milestones=(1,))
+    assert [cfg.model for cfg in runs[:4]] == ["vgg13", "ResNet50", "resnet32x4", "wrn_40_2"]
+    assert all(cfg.data_root == "/data" for cfg in runs)
+    assert {cfg.epochs for cfg in runs[:4]} == {240} and {cfg.epochs for cfg in runs[4:]} == {3}
+    assert len(runs) == 4 + 4 + 6  # teachers, students alone (MobileNetV2, vgg8, ShuffleV1, ShuffleV2), KD
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(pairs="table3"), "pairs"), (dict(pairs="resnet56-resnet20"), "pairs"), (dict(pairs="resnet56:nope"), "pairs"),
+    (dict(pairs="resnet56:resnet20,resnet56:resnet20"), "pairs"), (dict(pairs="all,table1"), "pairs"), (dict(methods="kd,crd"), "methods"),
+    (dict(methods=""), "methods"), (dict(seeds=0), "seeds"), (dict(seeds=True), "seeds"), (dict(seed=1), "seed"),
+    (dict(model="resnet8"), "model"), (dict(temperature=-1), "temperature"),
+])
+def test_bad_plan_parameter_raises_config_error_naming_it(kwargs, name):
+    with pytest.raises(ConfigError, match=f"^{name}:"):
+        plan(**kwargs)
+
+
+def test_custom_pair_is_checked_by_building_it():
+    assert pairs_from("resnet56:resnet20,resnet8:wrn_16_2") == [("Table 1", "resnet56", "resnet20"),
+                                                                ("custom", "resnet8", "wrn_16_2")]
+    assert pairs_from("table2,resnet8:wrn_16_2")[-2:] == [("Table 2", "wrn_40_2", "ShuffleV1"),
+                                                         ("custom", "resnet8", "wrn_16_2")]
+    left_out = skipped("resnet8:wrn_16_2", "fsp,kd")
+    assert list(left_out.method) == ["fsp"] and left_out.reason[0].startswith("method: fsp needs equal channels")
+    assert [cfg.method for cfg in plan("resnet8:wrn_16_2", "fsp,kd", 1)] == ["vanilla", "kd"]
+
+
+def _cifar_like(images: int = 2) -> Dataset:
+    generator = torch.Generator().manual_seed(0)
+    split = Split(torch.randint(0, 256, (images, 3, 32, 32), dtype=torch.uint8, generator=generator),
+                  torch.arange(images))
+    return Dataset("cifar100", split, split, None, 100, *STATS["cifar100"])
+
+
+def test_every_planned_pair_and_method_trains_a_step_and_exactly_the_skipped_ones_cannot_be_built():
+    data, failed = _cifar_like(), set()
+    x = to_model_input(data.train.images, data.mean, data.std)
+    for teacher_name, student_name in [pair for pairs in TABLES.values() for pair in pairs]:
+        teacher = build_model(teacher_name, 100)
+        for method in DEFAULT_METHODS[1:]:
+            cfg = make_config(method, "paper", model=student_name, teacher=teacher_name)
+            try:
+                student = build_model(student_name, 100)
+                distiller = experiment.build_distiller(method, cfg.method_params, student, teacher, data)
+            except ValueError:
+                failed.add((teacher_name, student_name, method))
+                continue
+            _, losses = distiller.train().forward_train(x, data.train.labels)
+            sum(losses.values()).backward()
+            assert all(torch.isfinite(loss) for loss in losses.values()), (teacher_name, student_name, method)
+    assert failed == set(SKIPPED)
+    assert set(skipped()[["teacher", "student", "method"]].itertuples(index=False, name=None)) == set(SKIPPED)
+
+
+def test_status_tells_stored_in_progress_and_missing_runs_apart(tmp_path):
+    runs = plan("resnet56:resnet20", ["vanilla", "kd", "fsp"], 1)
+    results.write_json({"config": runs[1].to_dict(), "last_test_acc": 61.5}, results.run_path(runs[1], tmp_path))
+    first_stage = experiment.checkpoint_path(runs[3], tmp_path).with_suffix(".stage1.ckpt")
+    first_stage.parent.mkdir(parents=True)
+    first_stage.touch()
+    frame = status(runs, tmp_path)
+    assert list(frame.role) == ["teacher", "student alone", "distilled", "distilled"]
+    assert list(frame.state) == ["missing", "stored", "missing", "in progress"]
+    assert frame["last acc (%)"][1] == 61.5 and list(frame.init_epochs) == [0, 0, 0, 30]
+    assert [len(found) for found in stored_runs(runs, tmp_path)] == [0, 1]
+
+
+def test_cli_dry_run_prints_plan_and_skips_and_writes_nothing(tmp_path, capsys):
+    code = main(["reproduce", "--dry-run", "--pairs", "wrn_40_2:wrn_40_1", "--methods", "vanilla,fsp,kd",
+                 "--seeds", "2", "--results", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("plan: 5 runs of the paper profile, teachers first; 0 stored, 0 in progress, 5 missing")
+    assert "skipped: fsp wrn_40_2 -> wrn_40_1 (Table 1): FSP compares" in out
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args, name", [
+    (["--seeds", "0"], "seeds"), (["--seeds", "two"], "seeds"), (["--pairs", "tableX"], "pairs"),
+    (["--methods", "kd,none"], "methods"), (["--set", "seed=4"], "seed"), ([], "--data-root"),
+])
+def test_cli_bad_value_exits_2_with_one_line_naming_it(tmp_path, capsys, args, name):
+    code = main(["reproduce", "--results", str(tmp_path), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"kdsrc: error: {name}:")
+    assert not list(tmp_path.iterdir())
+
+
+def test_two_epoch_paper_profile_plan_runs_on_cpu_teacher_first_and_is_then_read_back(cifar_root, tmp_path, capsys):
+    runs = plan("resnet8:resnet8", ["vanilla", "kd"], 1, data_root=str(cifar_root), epochs=2, teacher_epochs=1,
+                train_subset=200, test_subset=100, milestones=(1,), teacher_cache=False)
+    root = tmp_path / "results"
+    stored = reproduce(runs, "cpu", root)
+    teacher, alone, kd = stored
+    assert [run["config"]["method"] for run in stored] == ["vanilla", "vanilla", "kd"]
+    assert kd["teacher_run_id"] == teacher["run_id"] and len(teacher["history"]) == 1
+    assert kd["config"]["dataset"] == "cifar100" and kd["config"]["profile"] == "paper"
+    assert [h["lr_last"] for h in kd["history"]] == pytest.approx([0.05, 0.005])
+    assert {"code", "libraries", "hardware", "finished_utc"} <= set(kd) and kd["hardware"]["device"] == "cpu"
+    assert experiment.weights_path(runs[0], root).exists() and not list(root.rglob("*.ckpt"))
+    assert list(status(runs, root).state) == ["stored"] * 3
+    capsys.readouterr()
+    assert reproduce(runs, "cpu", root) == stored
+    assert capsys.readouterr().out.count(": stored") == 3
+    table = results.reproduction_table(*stored_runs(runs, root), pairs_from("resnet8:resnet8"), results.crd_reference())
+    assert list(table.row) == ["teacher", "student alone", "kd"] and list(table.n) == [1, 1, 1]
+    assert table.paper.isna().all()  # a pair of neither table: nothing cited

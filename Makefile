@@ -88,7 +88,7 @@ reproduce: env
 	  $(BUILD)/src/$(REPRODUCE).ipynb $(STAGE)/notebooks/$(REPRODUCE).ipynb
 	@echo "reproduce: $(abspath $(STAGE))/notebooks/$(REPRODUCE).ipynb (make book renders it with the stored runs)"
 
-## bench: images/s of the cpu-profile student alone vs KD
+## bench: images/s of KD in our loop and in a RepDistiller-style loop, side by side
 bench: env data
 	$(BIN)/python -m kdsrc bench
 

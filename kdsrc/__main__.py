@@ -42,12 +42,24 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     train.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
     sub.add_parser("list", help="methods, models and profiles")
-    bench = sub.add_parser("bench", help="images/s of the student alone vs KD with the teacher on every batch "
-                                          "and with its cached logits (stored under <results>/bench/<profile>/"
-                                          "teacher_cache.json), or the cost of each method")
+    bench = sub.add_parser("bench", help="our training loop against one built as RepDistiller's, side by side "
+                                          "(default); or the teacher cache, the paper pairs, each method's cost",
+                           description="Without a kind flag: images/second of KD in our loop and in a loop built "
+                                       "as RepDistiller's (per-image PIL transforms in DataLoader workers, fp32, "
+                                       "the teacher on every batch), for resnet32x4 -> resnet8x4 on fabricated "
+                                       "CIFAR-size data and for the cpu profile's pair, with the ratio; stored "
+                                       "under <results>/bench/paper/reference_loop.json.")
     bench.add_argument("--profile", default="cpu")
     bench.add_argument("--epochs", type=int, default=4, help="epochs per measurement (default: 4)")
     bench.add_argument("--device", default="cpu")
+    bench.add_argument("--steps", type=int, default=10,
+                       help="timed training steps per measurement of the loops and pairs (default 10, after 2 warm-up)")
+    bench.add_argument("--teacher-cache", action="store_true",
+                       help="the profile's student alone vs KD with the teacher on every batch and with its cached "
+                            "logits (stored under <results>/bench/<profile>/teacher_cache.json)")
+    bench.add_argument("--pairs", action="store_true",
+                       help="images/second of every CRD pair's teacher, student and KD on fabricated CIFAR-size "
+                            "data, what chapter 13 projects hours from (stored under <results>/bench/paper/pairs.json)")
     bench.add_argument("--method", default=None, help="measure this one method's cost (in this process)")
     bench.add_argument("--costs", action="store_true",
                        help="measure every method, each in a fresh process, and store the result under "
@@ -98,6 +110,12 @@ def _reproduce(args) -> None:
         reproduce.reproduce(runs, args.device, root)
 
 
+def _store(out: dict, path) -> None:
+    from . import results
+    results.write_json(out, path)
+    print(f"stored: {path}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from .config import PROFILES, make_config
@@ -130,21 +148,34 @@ def main(argv=None) -> int:
                 raise ValueError(f"epochs: must be an integer >= 1, got {args.epochs}")
             if args.method is not None and args.method not in METHODS:
                 raise ValueError(f"method: must be one of {sorted(METHODS)}, got {args.method!r}")
+            if args.steps < 1:
+                raise ValueError(f"steps: must be an integer >= 1, got {args.steps}")
+            root = results.Path(args.results) if args.results else None
             if args.costs:
                 out = bench.method_costs(METHODS, args.profile, args.epochs, args.device)
-                path = results.bench_path(args.profile, results.Path(args.results) if args.results else None)
-                results.write_json(out, path)
+                _store(out, results.bench_path(args.profile, root, "method_costs"))
                 print(results.method_costs_frame(out).to_string(index=False))
-                print(f"stored: {path}")
                 return 0
             if args.method:
                 out = bench.method_cost(args.method, args.profile, args.epochs, args.device)
-            else:
+            elif args.teacher_cache:
                 out = bench.bench(args.profile, args.epochs, args.device)
-                path = results.bench_path(args.profile, results.Path(args.results) if args.results else None,
-                                          "teacher_cache")
-                results.write_json(out, path)
-                print(f"stored: {path}", file=sys.stderr)
+                _store(out, results.bench_path(args.profile, root, "teacher_cache"))
+            elif args.pairs:
+                from .reproduce import TABLES
+                out = bench.pairs_bench([pair for table in TABLES.values() for pair in table], args.device, args.steps)
+                _store(out, results.bench_path("paper", root, "pairs"))
+                print(results.pair_epoch_times(out).to_string(index=False))
+                return 0
+            else:
+                out = bench.reference_comparison(args.device, args.steps)
+                _store(out, results.bench_path("paper", root, "reference_loop"))
+                print(results.reference_loop_table(out).to_string(index=False))
+                print(f"a 240-epoch CIFAR-100 run of {out['paper_pair']['teacher']} -> {out['paper_pair']['student']} "
+                      f"on {args.device}, projected from these rates: "
+                      f"{out['paper_pair']['projected_240_epoch_minutes']:.0f} min ours, "
+                      f"{out['paper_pair']['projected_240_epoch_minutes_reference']:.0f} min RepDistiller-style")
+                return 0
             if args.json:
                 print(json.dumps(out))
             else:

@@ -131,13 +131,14 @@ def cited_gains(cited: pd.DataFrame, method: str) -> pd.DataFrame:
     return table[["paper", "table", "teacher", "student", *roles.values(), f"{method} gain", "verified", "source"]]
 
 
-BENCHES = ("method_costs", "teacher_cache", "pairs")
+BENCHES = ("method_costs", "teacher_cache", "pairs", "reference_loop")
 
 
 def bench_path(profile: str, root: Path | None = None, kind: str = "method_costs") -> Path:
     """Where a profile's benchmark is stored: ``method_costs`` (``python -m kdsrc bench --costs``)
     or ``teacher_cache`` (``python -m kdsrc bench``: the teacher on every batch against its cache),
-    or ``pairs`` (the paper profile's teacher-student pairs: their images/second)."""
+    or ``pairs`` (the paper profile's teacher-student pairs: their images/second), or
+    ``reference_loop`` (``python -m kdsrc bench``: our loop against RepDistiller's)."""
     if kind not in BENCHES:
         raise ValueError(f"kind: must be one of {list(BENCHES)}, got {kind!r}")
     return (root or results_dir()) / "bench" / profile / f"{kind}.json"
@@ -382,3 +383,18 @@ def projected_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.DataFrame:
     hours.loc["all"] = hours.sum(skipna=False)
     hours["total (h)"] = hours.drop(columns="runs").sum(axis=1, skipna=False)
     return hours.round(1).rename_axis(columns=None)
+
+
+def reference_loop_table(comparison: dict) -> pd.DataFrame:
+    """A stored comparison of our loop with RepDistiller's (:func:`kdsrc.bench.reference_comparison`):
+    images/second of each loop on each pair and its ratio to RepDistiller's loop."""
+    paper, cpu = comparison["paper_pair"], comparison["cpu_pair"]
+    reference = "RepDistiller-style (PIL workers, fp32, teacher every batch)"
+    rows = [(paper, "fabricated CIFAR-size, batch 64", reference, paper["reference"]["kd_img_s"]),
+            (paper, "", "ours (teacher every batch)", paper["ours"]["kd_img_s"]),
+            (cpu, f"{cpu['dataset']}, batch {cpu['batch_size']}", reference, cpu["reference"]["kd_img_s"]),
+            (cpu, "", "ours (teacher every batch)", cpu["ours"]["kd_img_s"]),
+            (cpu, "", "ours (cached teacher logits)", cpu["ours"]["kd_cached_img_s"])]
+    return pd.DataFrame([{"pair": f"{pair['teacher']} -> {pair['student']}", "data": data, "loop": loop,
+                          "img/s": round(rate), "x RepDistiller-style": round(rate / pair["reference"]["kd_img_s"], 2)}
+                         for pair, data, loop, rate in rows])

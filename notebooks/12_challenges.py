@@ -145,7 +145,7 @@ gap_table[["run", "teacher acc (%)", "n", "last acc (%)", "paired gain over alon
 # Running the teacher on every batch costs a forward pass of a larger network per step. But
 # with a fixed teacher and the book's augmentation (a crop after 2-pixel padding and a flip,
 # 50 possible views of each image), the teacher's logits for every view can be computed once
-# and looked up: `kdsrc.teacher_cache`. The stored benchmark (`python -m kdsrc bench`, four
+# and looked up: `kdsrc.teacher_cache`. The stored benchmark (`python -m kdsrc bench --teacher-cache`, four
 # epochs a mode, best epoch after the first) measures both against the student alone:
 
 # %%

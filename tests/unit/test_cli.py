@@ -125,7 +125,8 @@ def test_train_kd_prints_a_json_line_and_stores_the_run(tmp_path):
 
 
 @pytest.mark.parametrize("args,name", [(["--method", "nope"], "method"), (["--profile", "nope"], "profile"),
-                                       (["--epochs", "0"], "epochs")], ids=["method", "profile", "epochs"])
+                                       (["--epochs", "0"], "epochs"), (["--steps", "0"], "steps")],
+                         ids=["method", "profile", "epochs", "steps"])
 def test_bench_bad_parameter_is_one_line_naming_it_and_writes_nothing(tmp_path, args, name):
     proc = kdsrc("bench", *args, "--costs", "--results", tmp_path / "results")
     assert_one_line_error(proc, name)

@@ -107,7 +107,7 @@ def test_classifier_table_scores_each_models_own_head_and_a_foreign_classifier()
 def test_teacher_cache_benchmark_is_stored_by_the_cli_and_read_back_under_stored_only(tmp_path):
     import subprocess
     import sys
-    done = subprocess.run([sys.executable, "-m", "kdsrc", "bench", "--profile", "smoke", "--epochs", "1",
+    done = subprocess.run([sys.executable, "-m", "kdsrc", "bench", "--teacher-cache", "--profile", "smoke", "--epochs", "1",
                            "--results", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     path = results.bench_path("smoke", tmp_path, "teacher_cache")

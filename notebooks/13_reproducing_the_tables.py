@@ -177,6 +177,40 @@ else:
     display(results.pair_epoch_times(bench))
 
 # %% [markdown]
+# ### Our loop against RepDistiller's
+#
+# Where does the time of a step go? RepDistiller's loop decodes and augments every image in
+# Python, one at a time, in DataLoader worker processes (a PIL image through `RandomCrop`,
+# `RandomHorizontalFlip`, `ToTensor`, `Normalize`), trains in fp32, runs the teacher on every
+# batch and reads the loss and accuracy back to the host after every step. Ours keeps the
+# uint8 images on the device and augments whole batches there, trains channels-last (in
+# bfloat16 autocast on a GPU), runs the teacher under `inference_mode` and reads the metrics
+# once an epoch. `python -m kdsrc bench` times both loops on the same models and the same
+# fabricated CIFAR-size images (speed does not depend on the pixels), for the CRD benchmark's
+# resnet32x4 → resnet8x4 KD pair and for this book's cpu pair, and stores the result in
+# `results/bench/paper/reference_loop.json`. The issue that asked for this set targets of at
+# least 3× RepDistiller's loop on a 2-core CPU, at least 5× on a GPU, and a 240-epoch
+# resnet32x4 → resnet8x4 run in at most 10 minutes on an H100.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+comparison = results.stored_bench("paper", "reference_loop", root)
+if comparison is None:
+    print("No comparison with RepDistiller's loop is stored (results/bench/paper/reference_loop.json); "
+          "`python -m kdsrc bench` measures it.")
+else:
+    machine = comparison["hardware"].get("gpu") or comparison["hardware"].get("cpu") or comparison["device"]
+    paper_pair = comparison["paper_pair"]
+    print(f"measured on {machine} ({comparison['device']}, {comparison['hardware']['torch_threads']} threads), "
+          f"{comparison['steps']} timed steps after {comparison['warmup']} warm-up steps; RepDistiller-style "
+          f"loader with {paper_pair['reference']['workers']} workers")
+    display(results.reference_loop_table(comparison))
+    print(f"a 240-epoch CIFAR-100 run of {paper_pair['teacher']} -> {paper_pair['student']} at these rates: "
+          f"{paper_pair['projected_240_epoch_minutes'] / 60:.1f} h in our loop, "
+          f"{paper_pair['projected_240_epoch_minutes_reference'] / 60:.1f} h in RepDistiller's "
+          "(training only, no evaluation)")
+
+# %% [markdown]
 # The projected training hours of the plan, per table. The projection is an approximation,
 # and says so:
 #

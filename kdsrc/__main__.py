@@ -1,7 +1,13 @@
-"""Command line: ``python -m kdsrc {train,list,bench,reproduce}``. Bad parameters exit 2 with one line."""
+"""Command line: ``python -m kdsrc {train,list,bench,reproduce}``. Bad parameters exit 2 with one line.
+
+``train`` and ``reproduce`` also run under ``torchrun --nproc_per_node N -m kdsrc ...``, one
+process per GPU (:mod:`kdsrc.distributed`); process 0 alone prints and writes.
+"""
 import argparse
 import ast
+import contextlib
 import json
+import os
 import sys
 
 from . import __version__
@@ -116,9 +122,36 @@ def _store(out: dict, path) -> None:
     print(f"stored: {path}", file=sys.stderr)
 
 
+def _train(args) -> None:
+    from . import experiment, results
+    from .config import make_config
+    overrides = _overrides(args.set)
+    for flag in ("method", "profile"):
+        if flag in overrides:
+            raise ValueError(f"{flag}: give it as --{flag}, not --set")
+    cfg = make_config(args.method, args.profile, **{"seed": args.seed, **overrides})
+    root = results.Path(args.results) if args.results else None
+    run = experiment.run(cfg, root, args.device)
+    print(json.dumps({"run": str(results.run_path(cfg, root)), "last_test_acc": run["last_test_acc"],
+                      "best_test_acc": run["best_test_acc"], "best_epoch": run["best_epoch"],
+                      "seconds_per_epoch": round(run["seconds_per_epoch"], 2)}))
+
+
+def _training(args) -> None:
+    """``train`` or ``reproduce``, in one process or as one of torchrun's (printing only on process 0)."""
+    from . import distributed
+    args.device = distributed.setup(args.device)
+    try:
+        with open(os.devnull, "w") as devnull, \
+                contextlib.redirect_stdout(sys.stdout if distributed.is_main() else devnull):
+            (_train if args.command == "train" else _reproduce)(args)
+    finally:
+        distributed.teardown()
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from .config import PROFILES, make_config
+    from .config import PROFILES
     from .distillers import METHODS
     from .models import MODELS
     try:
@@ -126,22 +159,12 @@ def main(argv=None) -> int:
             print("methods: " + ", ".join(METHODS))
             print("models: " + ", ".join(MODELS))
             print("profiles: " + ", ".join(PROFILES))
-        elif args.command == "train":
-            from . import experiment, results
-            overrides = _overrides(args.set)
-            for flag in ("method", "profile"):
-                if flag in overrides:
-                    raise ValueError(f"{flag}: give it as --{flag}, not --set")
-            cfg = make_config(args.method, args.profile, **{"seed": args.seed, **overrides})
-            root = results.Path(args.results) if args.results else None
-            run = experiment.run(cfg, root, args.device)
-            print(json.dumps({"run": str(results.run_path(cfg, root)), "last_test_acc": run["last_test_acc"],
-                              "best_test_acc": run["best_test_acc"], "best_epoch": run["best_epoch"],
-                              "seconds_per_epoch": round(run["seconds_per_epoch"], 2)}))
-        elif args.command == "reproduce":
-            _reproduce(args)
+        elif args.command in ("train", "reproduce"):
+            _training(args)
         elif args.command == "bench":
-            from . import bench, results
+            from . import bench, distributed, results
+            if distributed.launched():
+                raise ValueError("bench: measures one process; run it without torchrun")
             if args.profile not in PROFILES:
                 raise ValueError(f"profile: must be one of {sorted(PROFILES)}, got {args.profile!r}")
             if args.epochs < 1:

@@ -6,6 +6,10 @@ its JSON so every student distilled from it loads the same network (``weights_on
 teacher can instead be read from a RepDistiller/mdistiller checkpoint (``teacher_checkpoint``,
 :func:`kdsrc.teachers.import_checkpoint`); either way it is recorded in the profile's teacher
 manifest (:func:`kdsrc.teachers.manifest`).
+
+Under ``torchrun`` (:mod:`kdsrc.distributed`) every process runs the same calls and trains
+together; process 0 alone writes results, weights, caches and manifests, and the others wait for
+it where they read them next.
 """
 import functools
 import hashlib
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from . import provenance, results, teachers
+from . import distributed, provenance, results, teachers
 from .config import ConfigError, RunConfig
 from .data import load_dataset, to_model_input
 from .distillers import METHODS
@@ -147,11 +151,12 @@ def _network_cache(teacher_id: str, network, cfg: RunConfig, root: Path, device)
     data_key = f"{cfg.dataset}-{cfg.train_subset}-{cfg.val_size}-{cfg.subset_seed}-p{cfg.crop_padding}-f{int(cfg.flip)}"
     numerics_key = f"cl{int(cfg.channels_last)}" + ("_bf16" if resolve_precision(cfg.precision, device) == "bf16" else "")
     path = root / "cache" / f"logits_{teacher_id}_{data_key}_{numerics_key}.pt"
-    if path.exists():
-        return load_checkpoint(path)
-    logits = build_logit_cache(network.to(device), dataset_for(cfg), cfg, device)
-    save_atomic(logits, path)
-    return logits
+    with distributed.main_first():  # built and stored by process 0, read by the others
+        if path.exists():
+            return load_checkpoint(path)
+        logits = build_logit_cache(network.to(device), dataset_for(cfg), cfg, device)
+        save_atomic(logits, path)
+        return logits
 
 
 def _logit_cache(cfg: RunConfig, teacher, root: Path, device) -> torch.Tensor:
@@ -223,7 +228,9 @@ def ensemble_run(cfg: RunConfig, root: Path | None = None, device: str | None = 
               "last_test_acc": acc, "code": provenance.code_version(), "libraries": provenance.libraries(),
               "hardware": provenance.hardware(device),
               "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    results.write_json(record, path)
+    if distributed.is_main():
+        results.write_json(record, path)
+    distributed.barrier()
     return record
 
 
@@ -246,14 +253,15 @@ def _prepare_teacher(cfg: RunConfig, teacher, root: Path, device) -> tuple[str, 
         load_teacher(cfg, root, teacher)
         data = dataset_for(cfg)
         acc = evaluate(teacher.to(device), data.test, data, cfg, device)
-        teachers.record_imported(cfg, acc, root)
+        if distributed.is_main():
+            teachers.record_imported(cfg, acc, root)
         return teachers.checkpoint_id(cfg.teacher_checkpoint), acc
     if cfg.teacher_ensemble == 1:
         record = run(cfg.teacher_config(), root, device)
     else:
         record = ensemble_run(cfg, root, device)
     load_teacher(cfg, root, teacher)
-    for member in cfg.teacher_configs():
+    for member in cfg.teacher_configs() if distributed.is_main() else ():
         teachers.record_trained(run(member, root, device), weights_path(member, root), root)
     return record["run_id"], record["last_test_acc"]
 
@@ -275,7 +283,8 @@ def _first_stage(distiller, data, cfg: RunConfig, device, checkpoint: Path) -> d
         history = state["history"]
     else:
         history = fit(distiller, data, cfg, device, stage_checkpoint, desc=f"{cfg.method}:{stage.name}", stage=stage)
-        save_atomic({"model": distiller.trainable_state(), "history": history}, finished)
+        if distributed.is_main():
+            save_atomic({"model": distiller.trainable_state(), "history": history}, finished)
     return {"name": stage.name, "epochs": stage.epochs, "history": history,
             "seconds_per_epoch": _mean_epoch_seconds(history)}
 
@@ -304,6 +313,7 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
     student = build_model(cfg.model, data.num_classes, data.in_channels)
     try:
         distiller = build_distiller(cfg.method, cfg.method_params, student, teacher, data)
+        distributed.require_plain_backward(distiller)  # before its teacher trains
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if teacher is not None:
@@ -343,11 +353,15 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
         "hardware": provenance.hardware(device),
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    if cfg.method == "vanilla":  # any vanilla run can serve as a teacher: keep its weights
-        save_atomic({k: v.cpu() for k, v in student.state_dict().items()}, weights_path(cfg, root))
-    results.write_json(result, path)
-    for leftover in (checkpoint, *_stage_files(checkpoint)):
-        leftover.unlink(missing_ok=True)
+    if distributed.active():  # absent from one-process runs, which are stored as they always were
+        result["distributed"] = distributed.describe()
+    if distributed.is_main():
+        if cfg.method == "vanilla":  # any vanilla run can serve as a teacher: keep its weights
+            save_atomic({k: v.cpu() for k, v in student.state_dict().items()}, weights_path(cfg, root))
+        results.write_json(result, path)
+        for leftover in (checkpoint, *_stage_files(checkpoint)):
+            leftover.unlink(missing_ok=True)
+    distributed.barrier()  # the others may read these files next (a teacher's weights)
     return result
 
 

@@ -10,6 +10,11 @@ forward passes run under the autocast of ``cfg.precision`` (:mod:`kdsrc.numerics
 teacher runs under ``inference_mode``; ``cfg.compile`` compiles the step's forward with
 ``torch.compile``; and nothing inside a step waits for the device: losses and accuracy are summed
 on the device and read once an epoch.
+
+Under ``torchrun`` (:mod:`kdsrc.distributed`) every process draws the same global batch and
+trains on its shard through DistributedDataParallel; the epoch's sums and the test counts are
+summed over the processes, so every process keeps the same history, and only process 0 writes
+the checkpoint.
 """
 import math
 import os
@@ -20,7 +25,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import augment, numerics
+from . import augment, distributed, numerics
 from .data import Dataset, Split, to_model_input
 from .distillers import Distiller, Stage
 from .mixing import mix
@@ -46,17 +51,18 @@ def _as_input(images, data: Dataset, cfg, device, views=None):
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, split: Split, data: Dataset, cfg, device, batch_size: int = 256) -> float:
     """Top-1 accuracy (%) of ``model`` in eval mode on ``split`` without augmentation, computed in
-    the precision the run trains in."""
+    the precision the run trains in; under several processes each counts its shard of ``split``."""
     was_training = model.training
     model.eval()
+    images, labels = distributed.shard(split.images), distributed.shard(split.labels)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    for start in range(0, len(split), batch_size):
-        x = _as_input(split.images[start:start + batch_size], data, cfg, device)
+    for start in range(0, len(images), batch_size):
+        x = _as_input(images[start:start + batch_size], data, cfg, device)
         with numerics.autocast(cfg.precision, device):
             logits = model(x)
-        correct += (logits.argmax(1) == split.labels[start:start + batch_size].to(device)).sum()
+        correct += (logits.argmax(1) == labels[start:start + batch_size].to(device)).sum()
     model.train(was_training)
-    return 100.0 * correct.item() / len(split)
+    return 100.0 * distributed.all_sum(correct).item() / len(split)
 
 
 def _proc_status_mb(field: str) -> float | None:
@@ -124,18 +130,20 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
     ``forward_train`` with the configured schedule. With a :class:`~kdsrc.distillers.Stage` it is
     that first stage: its epochs, its modules' parameters, its loss, a constant learning rate.
     When ``checkpoint`` exists the run resumes from it; a checkpoint is written atomically after
-    every epoch.
+    every epoch. Under several processes (:mod:`kdsrc.distributed`) each trains on its shard of
+    every batch and process 0 alone writes the checkpoint.
     """
     distiller.to(device)
     if cfg.channels_last:
         distiller.to(memory_format=torch.channels_last)
     if stage is None:
-        params, epochs = distiller.trainable_parameters(), cfg.epochs
+        distributed.require_plain_backward(distiller)
+        params, epochs, modules = distiller.trainable_parameters(), cfg.epochs, [distiller]
     else:
         params = list({id(p): p for m in stage.modules for p in m.parameters() if p.requires_grad}.values())
-        epochs = stage.epochs
+        epochs, modules = stage.epochs, stage.modules
     optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    forward = distiller.forward_train if stage is None else stage.loss
+    forward = distributed.data_parallel(distiller.forward_train if stage is None else stage.loss, modules, device)
     if cfg.compile:
         forward = torch.compile(forward)
     generator = torch.Generator(device=device).manual_seed(10_000 + cfg.seed)
@@ -151,9 +159,13 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
     n, augmenting, mixing = len(train), cfg.crop_padding > 0 or cfg.flip, cfg.mixing != "none"
     views_per_image = augment.num_views(cfg.crop_padding, cfg.flip)
     steps = math.ceil(n / cfg.batch_size)
+    last, world = n - (steps - 1) * cfg.batch_size, distributed.world_size()
+    if min(cfg.batch_size, last) < world:
+        raise ValueError(f"batch_size: {world} processes need at least {world} images in every batch, but "
+                         f"{cfg.batch_size} leaves {last} in the last of {n}; choose another batch_size")
     images, labels = train.images.to(device), train.labels.to(device)
     bar = tqdm(range(len(history), epochs), desc=desc, initial=len(history), total=epochs,
-               disable=None, leave=False)
+               disable=None if distributed.is_main() else True, leave=False)
     for epoch in bar:
         distiller.train(stage is None)
         for module in stage.modules if stage else ():
@@ -172,27 +184,34 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
             if mixing:  # a mixed image is no cached view: the teacher must see the batch itself
                 x, y = mix(x, y, cfg.mixing, cfg.mixing_alpha, data.num_classes, generator)
                 x, keys = numerics.memory_format(x, cfg.channels_last), None
+            # this process's rows of the global batch; its mean loss weighted by their share
+            x, y = distributed.shard(x), distributed.shard(y)
+            keys = None if keys is None else distributed.shard(keys)
+            weight = distributed.shard_weight(len(y), len(index))
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, epoch, step, steps) if stage is None else cfg.lr
             with numerics.autocast(cfg.precision, device):
                 logits, losses = forward(x, y, keys) if stage is None else (None, forward(x, y))
             optimizer.zero_grad(set_to_none=True)
+            weighted = losses if weight == 1 else {k: v * weight for k, v in losses.items()}
             if stage is None:
-                for name, value in (distiller.backward(losses) or {}).items():
+                for name, value in (distiller.backward(weighted) or {}).items():
                     measured.setdefault(name, []).append(value)
             else:
-                sum(losses.values()).backward()
+                sum(weighted.values()).backward()
             optimizer.step()
             for name, value in losses.items():
-                sums[name] = sums.get(name, 0) + value.detach() * len(index)
+                sums[name] = sums.get(name, 0) + value.detach() * len(y)
             if logits is not None:  # against the dominant label when labels are mixed
                 correct += (logits.argmax(1) == (y.argmax(1) if y.ndim == 2 else y)).sum()
         seconds = time.perf_counter() - start
+        distributed.broadcast_buffers(distiller)  # process 0's BatchNorm statistics, as DDP keeps them
+        *loss_sums, right = distributed.all_sum(torch.stack([v.double() for v in (*sums.values(), correct)])).tolist()
         record = {
             "epoch": epoch + 1,
             "lr_last": learning_rate(cfg, epoch, steps - 1, steps) if stage is None else cfg.lr,
-            "train_loss": {k: v.item() / n for k, v in sums.items()},
-            "train_acc": 100.0 * correct.item() / n if stage is None else None,
+            "train_loss": {k: v / n for k, v in zip(sums, loss_sums)},
+            "train_acc": 100.0 * right / n if stage is None else None,
             "test_acc": evaluate(distiller.student, data.test, data, cfg, device),
             "val_acc": evaluate(distiller.student, data.val, data, cfg, device) if data.val else None,
             "epoch_seconds": seconds,
@@ -202,7 +221,7 @@ def fit(distiller: Distiller, data: Dataset, cfg, device="cpu", checkpoint: Path
             record["measurements"] = {k: sum(v) / len(v) for k, v in measured.items()}
         history.append(record)
         bar.set_postfix(loss=f"{record['train_loss']['total']:.3f}", acc=f"{record['test_acc']:.2f}")
-        if checkpoint is not None:
+        if checkpoint is not None and distributed.is_main():
             save_atomic({"model": distiller.trainable_state(), "optimizer": optimizer.state_dict(),
                          "generator": generator.get_state(), "history": history}, checkpoint)
     return history

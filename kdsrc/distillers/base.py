@@ -102,6 +102,12 @@ class Distiller(nn.Module):
             logits = self.teacher(x)
         return _usable(logits)
 
+    @property
+    def separate_backward(self) -> str | None:
+        """The config field that makes :meth:`backward` back-propagate each loss on its own
+        (gradient measurements or alignment), or None when it is one backward pass of the sum."""
+        return None
+
     def backward(self, losses: dict[str, torch.Tensor]) -> dict[str, float] | None:
         """Back-propagate one step's losses into the ``.grad`` of the trainable parameters; return
         measurements the trainer averages over the epoch (e.g. gradient cosines), or None.

@@ -34,8 +34,12 @@ class CEBinaryKL(KD):
     Config = CEBinaryKLConfig
     soft_loss = staticmethod(binary_kl)
 
+    @property
+    def separate_backward(self):
+        return "measure_gradients" if self.config.measure_gradients else None
+
     def backward(self, losses):
-        if not self.config.measure_gradients:
+        if self.separate_backward is None:
             return super().backward(losses)
         return gradients.combine(self.named_trainable_parameters(), losses["ce"], losses["kd"],
                                  classifier_prefix="student.fc.", backbone_prefix="student.")

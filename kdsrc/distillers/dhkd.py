@@ -70,8 +70,12 @@ class DHKD(Distiller):
                                                          self.config.temperature),
         }
 
+    @property
+    def separate_backward(self):
+        return next((f for f in ("grad_align", "measure_gradients") if getattr(self.config, f)), None)
+
     def backward(self, losses):
-        if not (self.config.grad_align or self.config.measure_gradients):
+        if self.separate_backward is None:
             return super().backward(losses)
         return gradients.combine(self.named_trainable_parameters(), losses["ce"], losses["kd"],
                                  classifier_prefix="student.fc.", backbone_prefix="student.",

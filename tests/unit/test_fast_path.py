@@ -79,7 +79,7 @@ def test_teacher_outputs_are_ordinary_tensors_that_losses_can_save():
     sum(losses.values()).backward()  # a loss that saved an inference tensor would raise here
 
 
-def _train(method: str, **numerics_fields) -> list[tuple[float, float]]:
+def _train(method: str, device: str = "cpu", **numerics_fields) -> list[tuple[float, float]]:
     cfg = make_config(method, "smoke", train_subset=1000, test_subset=500, epochs=2, teacher_cache=False,
                       channels_last=False, precision="fp32")
     cfg = replace(cfg, **numerics_fields)
@@ -88,7 +88,7 @@ def _train(method: str, **numerics_fields) -> list[tuple[float, float]]:
     teacher = build_model("resnet14", data.num_classes, data.in_channels) if method != "vanilla" else None
     torch.manual_seed(1)
     student = build_model("resnet8", data.num_classes, data.in_channels)
-    history = fit(build_distiller(method, cfg.method_params, student, teacher, data), data, cfg)
+    history = fit(build_distiller(method, cfg.method_params, student, teacher, data), data, cfg, device)
     return [(r["train_loss"]["total"], r["test_acc"]) for r in history]
 
 
@@ -103,6 +103,12 @@ def test_fast_path_matches_the_plain_path_on_cpu(method):
     plain = _train(method)
     _assert_close_runs(plain, _train(method, channels_last=True), "exact")
     _assert_close_runs(plain, _train(method, channels_last=True, precision="bf16"), "bf16")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fast_path_matches_the_plain_path_on_a_gpu():
+    plain = _train("at", "cuda")
+    _assert_close_runs(plain, _train("at", "cuda", channels_last=True, precision="auto"), "bf16")
 
 
 def test_compiled_step_matches_the_eager_step():

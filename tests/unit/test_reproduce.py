@@ -141,21 +141,25 @@ def test_cli_bad_value_exits_2_with_one_line_naming_it(tmp_path, capsys, args, n
     assert not list(tmp_path.iterdir())
 
 
-def test_two_epoch_paper_profile_plan_runs_on_cpu_teacher_first_and_is_then_read_back(cifar_root, tmp_path, capsys):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))])
+def test_two_epoch_paper_profile_plan_runs_teacher_first_and_is_then_read_back(cifar_root, tmp_path, capsys, device):
     runs = plan("resnet8:resnet8", ["vanilla", "kd"], 1, data_root=str(cifar_root), epochs=2, teacher_epochs=1,
                 train_subset=200, test_subset=100, milestones=(1,), teacher_cache=False)
     root = tmp_path / "results"
-    stored = reproduce(runs, "cpu", root)
+    stored = reproduce(runs, device, root)
     teacher, alone, kd = stored
     assert [run["config"]["method"] for run in stored] == ["vanilla", "vanilla", "kd"]
     assert kd["teacher_run_id"] == teacher["run_id"] and len(teacher["history"]) == 1
     assert kd["config"]["dataset"] == "cifar100" and kd["config"]["profile"] == "paper"
     assert [h["lr_last"] for h in kd["history"]] == pytest.approx([0.05, 0.005])
-    assert {"code", "libraries", "hardware", "finished_utc"} <= set(kd) and kd["hardware"]["device"] == "cpu"
+    assert {"code", "libraries", "hardware", "finished_utc"} <= set(kd) and kd["hardware"]["device"] == device
+    assert kd["numerics"] == {"precision": "bf16" if device == "cuda" else "fp32", "channels_last": True,
+                              "compile": False}
     assert experiment.weights_path(runs[0], root).exists() and not list(root.rglob("*.ckpt"))
     assert list(status(runs, root).state) == ["stored"] * 3
     capsys.readouterr()
-    assert reproduce(runs, "cpu", root) == stored
+    assert reproduce(runs, device, root) == stored
     assert capsys.readouterr().out.count(": stored") == 3
     table = results.reproduction_table(*stored_runs(runs, root), pairs_from("resnet8:resnet8"), results.crd_reference())
     assert list(table.row) == ["teacher", "student alone", "kd"] and list(table.n) == [1, 1, 1]

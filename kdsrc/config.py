@@ -27,6 +27,9 @@ NOT_HASHED = ("data_root",)  # where the data lives does not change the experime
 # else, so the stored runs keep their ids.
 ADDED_FIELDS = {"mixing": "none", "mixing_alpha": 1.0, "teacher_ensemble": 1, "ensemble": "logits",
                 "precision": "auto", "compile": False, "teacher_checkpoint": None}
+# Method parameters added after runs were stored, with their defaults: hashed only when set to
+# something else, so the stored runs keep their ids.
+ADDED_METHOD_PARAMS = {"ab": {"connector": "official"}}
 # What trains a teacher: meaningless, so not hashed, when the teacher is read from a checkpoint.
 TRAINED_TEACHER_FIELDS = ("teacher_epochs", "teacher_train_subset", "teacher_seed")
 
@@ -155,6 +158,8 @@ class RunConfig:
         checkpoint file's sha256) included."""
         content = {k: v for k, v in self.to_dict().items()
                    if k not in NOT_HASHED and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
+        added = ADDED_METHOD_PARAMS.get(self.method, {})
+        content["method_params"] = {k: v for k, v in self.method_params.items() if not (k in added and v == added[k])}
         if self.teacher_checkpoint:
             content["teacher_checkpoint"] = "sha256:" + sha256(self.teacher_checkpoint)
             for name in TRAINED_TEACHER_FIELDS:
@@ -230,7 +235,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 METHOD_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {"fsp": dict(init_epochs=1), "ab": dict(init_epochs=1)},
     "cpu": {"fsp": dict(init_epochs=2), "ab": dict(init_epochs=2)},
-    "paper": {},
+    # RepDistiller's AB, which produced the CRD tables' AB numbers (kdsrc.distillers.ab).
+    "paper": {"ab": dict(connector="repdistiller", layers="all", ce_weight=1.0, kd_weight=0.0)},
 }
 RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params", "method", "profile"}
 # What a teacher trains with: always its profile's values, never the student's overrides (the

@@ -48,6 +48,13 @@
 # so its BN statistics drift; ours stays in evaluation mode, so the boundaries the student
 # learns are those of the teacher that is evaluated. As for FSP, the cpu profile's first stage
 # is 2 epochs before the 10 main epochs (RepDistiller: 30 before 240).
+#
+# RepDistiller also builds its connectors differently: nothing where the two maps agree in
+# channels and size, else its FitNets regressor without ReLU, which can also resize a map; and
+# it matches every stage after the stem, however many a network has. `connector="repdistiller"`
+# and `layers="all"` select that form; the `paper` profile uses it with RepDistiller's
+# cross-entropy main stage, since it produced the AB numbers of the CRD paper's tables
+# (chapter 13). This chapter's runs use the official connectors.
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)

@@ -107,10 +107,12 @@ reproduce.skipped(pairs, methods)
 
 # %% [markdown]
 # FSP needs the same channel counts in teacher and student, so the CRD paper has no FSP
-# number for those pairs either. Activation boundaries are another matter: our AB follows the
-# official code, whose 1×1 connector cannot change a map's size, while RepDistiller's
-# connector can, and the CRD paper does report AB for these Table 2 pairs. Those cells of the
-# paper's table have no counterpart here.
+# number for those pairs either. Activation boundaries run on every pair, in the form that
+# produced the CRD paper's AB numbers: the `paper` profile sets RepDistiller's AB
+# (`connector="repdistiller"`, `layers="all"`, cross-entropy alone in the main stage; chapter 6
+# and `kdsrc.distillers.ab`). The official code's 1×1 connectors could not resize a 16×16
+# student map onto a 32×32 teacher map, as five of the Table 2 pairs need; RepDistiller's
+# connectors, its FitNets regressor where the maps differ, can.
 #
 # Every run of the plan, in the order it trains (`python -m kdsrc reproduce --dry-run` prints
 # the same list):

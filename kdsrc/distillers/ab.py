@@ -9,6 +9,14 @@ T = 3 alone, without cross-entropy and without the T^2 factor, i.e. ``ce_weight=
 ``kd_weight=1/9`` on :func:`kdsrc.losses.kd_loss` (which includes T^2). RepDistiller's main
 stage is cross-entropy alone instead (``ce_weight=1, kd_weight=0``). Unlike the official code,
 the teacher stays in eval mode in the first stage (its BN statistics never move).
+
+Connectors (``connector``): the official code's (``"official"``, :func:`connectors.ab_connector`)
+map channels with a 1x1 conv, so student and teacher maps must have the same size. RepDistiller's
+(``"repdistiller"``, its ``Connector``) are nothing where channels and size agree and its FitNets
+regressor without ReLU (:func:`connectors.conv_regressor`) elsewhere, which also resizes; with
+``layers="all"`` (every stage after the stem, RepDistiller's ``feat[1:-1]``) and the main stage
+``ce_weight=1, kd_weight=0`` that is the AB of the CRD paper's tables, which the paper profile
+uses.
 """
 from dataclasses import dataclass
 
@@ -16,20 +24,23 @@ from torch import nn
 
 from ..losses import ab_loss
 from .base import Stage, feature_modules, feature_shapes
-from .connectors import ab_connector
+from .connectors import ab_connector, conv_regressor
 from .kd import KD
-from .validate import (require_existing_stages, require_int, require_non_negative, require_positive,
-                       require_stage_indices)
+from .validate import (require_choice, require_existing_stages, require_int, require_non_negative,
+                       require_positive, require_stage_indices)
+
+CONNECTORS = ("official", "repdistiller")
 
 
 @dataclass(frozen=True)
 class ABConfig:
     init_epochs: int = 30
     margin: float = 1.0
-    layers: tuple = (1, 2, 3)
+    layers: tuple | str = (1, 2, 3)  # stage indices (0 is the stem), or "all" after the stem
     ce_weight: float = 0.0
     kd_weight: float = 1 / 9
     temperature: float = 3.0
+    connector: str = "official"
 
     def __post_init__(self):
         require_int("init_epochs", self.init_epochs, minimum=1)
@@ -37,7 +48,9 @@ class ABConfig:
         require_non_negative("ce_weight", self.ce_weight)
         require_non_negative("kd_weight", self.kd_weight)
         require_positive("temperature", self.temperature)
-        object.__setattr__(self, "layers", require_stage_indices("layers", self.layers))
+        require_choice("connector", self.connector, CONNECTORS)
+        if self.layers != "all":
+            object.__setattr__(self, "layers", require_stage_indices("layers", self.layers))
 
 
 class AB(KD):
@@ -52,20 +65,36 @@ class AB(KD):
     def __init__(self, student, teacher, config: ABConfig = ABConfig(), example=None):
         super().__init__(student, teacher, config)
         s_shapes, t_shapes = feature_shapes(student, example), feature_shapes(teacher, example)
-        require_existing_stages("layers", config.layers, min(len(s_shapes), len(t_shapes)))
-        for i in config.layers:
-            if s_shapes[i][-2:] != t_shapes[i][-2:]:
-                raise ValueError(f"layers: stage {i} is {tuple(s_shapes[i][-2:])} in the student and "
-                                 f"{tuple(t_shapes[i][-2:])} in the teacher; a 1x1 connector cannot resize")
-        self.connectors = nn.ModuleList(ab_connector(s_shapes[i][1], t_shapes[i][1]) for i in config.layers)
+        if config.layers == "all":
+            if len(s_shapes) != len(t_shapes):
+                raise ValueError(f"layers: 'all' pairs every stage after the stem, but the student has "
+                                 f"{len(s_shapes) - 1} and the teacher {len(t_shapes) - 1}; give stage indices")
+            self.layers = tuple(range(1, len(s_shapes)))
+        else:
+            require_existing_stages("layers", config.layers, min(len(s_shapes), len(t_shapes)))
+            self.layers = config.layers
+        self.connectors = nn.ModuleList(_connector(config.connector, s_shapes[i], t_shapes[i], i) for i in self.layers)
 
     def first_stage(self) -> Stage:
-        n = len(self.config.layers)
+        n = len(self.layers)
 
         def loss(x, y):
             student = self.student.forward_features(x).preacts
             teacher = self.teacher_features(x).preacts
             total = sum(ab_loss(connector(student[i]), teacher[i], self.config.margin) / 2 ** (n - 1 - k)
-                        for k, (i, connector) in enumerate(zip(self.config.layers, self.connectors)))
+                        for k, (i, connector) in enumerate(zip(self.layers, self.connectors)))
             return {"ab": total * 3 / 1000}
         return Stage("ab", self.config.init_epochs, [*feature_modules(self.student), self.connectors], loss)
+
+
+def _connector(kind: str, student_shape, teacher_shape, stage: int) -> nn.Module:
+    """The connector of ``kind`` from a student stage map to the teacher's (see the module docstring)."""
+    if kind == "official":
+        if student_shape[-2:] != teacher_shape[-2:]:
+            raise ValueError(f"layers: stage {stage} is {tuple(student_shape[-2:])} in the student and "
+                             f"{tuple(teacher_shape[-2:])} in the teacher; a 1x1 connector cannot resize "
+                             "(connector='repdistiller' can)")
+        return ab_connector(student_shape[1], teacher_shape[1])
+    if student_shape[1:3] == teacher_shape[1:3]:
+        return nn.Identity()
+    return conv_regressor(student_shape, teacher_shape, relu=False, parameter="layers")

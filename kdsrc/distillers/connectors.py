@@ -2,13 +2,14 @@
 from torch import nn
 
 
-def conv_regressor(student_shape, teacher_shape, relu: bool = True) -> nn.Sequential:
+def conv_regressor(student_shape, teacher_shape, relu: bool = True, parameter: str = "hint_layer") -> nn.Sequential:
     """RepDistiller's ``ConvReg`` (models/util.py), the FitNets regressor as the CRD benchmark builds it.
 
     A conv chosen by the spatial sizes (3x3 stride 2 when the student map is twice as large, a 4x4
     stride-2 transposed conv when half as large, otherwise a valid conv of kernel
     ``1 + H_s - H_t``, i.e. 1x1 for equal sizes), then BN and, by default, ReLU: the hint layer's
-    own non-linearity, as FitNets asks of its regressor.
+    own non-linearity, as FitNets asks of its regressor. An impossible pair of sizes is an error
+    naming ``parameter``, the method parameter that chose the maps.
     """
     (_, s_c, s_h, s_w), (_, t_c, t_h, t_w) = student_shape, teacher_shape
     if s_h == 2 * t_h:
@@ -18,7 +19,7 @@ def conv_regressor(student_shape, teacher_shape, relu: bool = True) -> nn.Sequen
     elif s_h >= t_h:
         conv = nn.Conv2d(s_c, t_c, (1 + s_h - t_h, 1 + s_w - t_w))
     else:
-        raise ValueError(f"hint_layer: the guided student map of {s_h}x{s_w} cannot be regressed onto the teacher map "
+        raise ValueError(f"{parameter}: the guided student map of {s_h}x{s_w} cannot be regressed onto the teacher map "
                          f"of {t_h}x{t_w} (the student map must be at least as large, or half as large)")
     layers = [conv, nn.BatchNorm2d(t_c)] + ([nn.ReLU(inplace=True)] if relu else [])
     return nn.Sequential(*layers)

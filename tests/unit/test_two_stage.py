@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from kdsrc import experiment
+from kdsrc.config import make_config
 from kdsrc.distillers import METHODS
 from kdsrc.distillers.ab import ABConfig
 from kdsrc.distillers.base import feature_modules
@@ -67,6 +68,55 @@ def test_ab_first_stage_loss_weights_layers_and_scales_by_three_thousandths():
     s, t = student.forward_features(x).preacts, teacher.forward_features(x).preacts
     expected = 3 / 1000 * (ab_loss(s[1], t[1]) / 4 + ab_loss(s[2], t[2]) / 2 + ab_loss(s[3], t[3]))
     assert torch.isclose(ab.first_stage().loss(x, None)["ab"], expected)
+
+
+CIFAR_EXAMPLE = torch.randn(2, 3, 32, 32)
+
+
+def _alternative_l2(source, target, margin=1.0):
+    """The official alternative loss written out: a squared margin violation wherever the student's
+    response sits on the wrong side of the teacher's activation boundary, summed, per sample."""
+    off = (source + margin) ** 2 * ((source > -margin) & (target <= 0))
+    on = (source - margin) ** 2 * ((source <= margin) & (target > 0))
+    return (off + on).sum() / source.shape[0]
+
+
+def test_repdistiller_connectors_are_identity_where_maps_agree_and_resizing_regressors_elsewhere():
+    torch.manual_seed(0)
+    student, teacher = build_model("ShuffleV1", 100, 3), build_model("resnet32x4", 100, 3)
+    with pytest.raises(ValueError, match=r"^layers: stage 1 .* \(connector='repdistiller' can\)"):
+        METHODS["ab"](student, teacher, ABConfig(), example=CIFAR_EXAMPLE)
+    ab = METHODS["ab"](student, teacher, ABConfig(connector="repdistiller", layers="all"), example=CIFAR_EXAMPLE)
+    assert ab.layers == (1, 2, 3)
+    s, t = (m.forward_features(CIFAR_EXAMPLE).preacts for m in (student.eval(), teacher.eval()))
+    for i, connector in zip(ab.layers, ab.connectors):
+        assert connector.eval()(s[i]).shape == t[i].shape
+        assert not any(isinstance(m, torch.nn.ReLU) for m in connector.modules())  # ConvReg without ReLU
+    assert isinstance(ab.connectors[0][0], torch.nn.ConvTranspose2d)  # 16x16 -> 32x32
+    same = METHODS["ab"](*_pair(), ABConfig(connector="repdistiller"), example=EXAMPLE)
+    assert all(isinstance(c, torch.nn.Identity) for c in same.connectors)
+
+
+def test_layers_all_matches_every_stage_after_the_stem_with_repdistillers_weights():
+    torch.manual_seed(0)
+    student, teacher = build_model("vgg8", 100, 3), build_model("vgg13", 100, 3)
+    ab = METHODS["ab"](student, teacher, ABConfig(connector="repdistiller", layers="all"), example=CIFAR_EXAMPLE).eval()
+    x = torch.randn(4, 3, 32, 32)
+    s, t = student.forward_features(x).preacts, teacher.forward_features(x).preacts
+    assert ab.layers == (1, 2, 3, 4)
+    expected = sum(2 ** (k - 3) * _alternative_l2(c(s[i]), t[i]) for k, (i, c) in enumerate(zip(ab.layers, ab.connectors)))
+    torch.testing.assert_close(ab.first_stage().loss(x, None)["ab"], expected * 3 / 1000)
+    with pytest.raises(ValueError, match="^layers: 'all' pairs every stage after the stem"):
+        METHODS["ab"](build_model("resnet8", 100, 3), teacher, ABConfig(layers="all"), example=CIFAR_EXAMPLE)
+    with pytest.raises(ValueError, match="^connector: must be one of"):
+        ABConfig(connector="mine")
+
+
+def test_paper_profile_ab_is_repdistillers_and_the_stored_ab_runs_keep_their_ids():
+    paper = make_config("ab", "paper").method_params
+    assert (paper["connector"], paper["layers"], paper["ce_weight"], paper["kd_weight"]) == ("repdistiller", "all", 1.0, 0.0)
+    assert make_config("ab", "cpu").run_id() == "3d7b2e3232b2d8e2"  # stored before the connector field
+    assert make_config("ab", "cpu", connector="repdistiller").run_id() != "3d7b2e3232b2d8e2"
 
 
 @pytest.mark.parametrize("method", ["fsp", "ab"])

@@ -235,8 +235,10 @@ PROFILES: dict[str, dict[str, Any]] = {
 METHOD_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {"fsp": dict(init_epochs=1), "ab": dict(init_epochs=1)},
     "cpu": {"fsp": dict(init_epochs=2), "ab": dict(init_epochs=2)},
-    # RepDistiller's AB, which produced the CRD tables' AB numbers (kdsrc.distillers.ab).
-    "paper": {"ab": dict(connector="repdistiller", layers="all", ce_weight=1.0, kd_weight=0.0)},
+    # RepDistiller's AB and AT, which produced the CRD tables' numbers (kdsrc.distillers.ab, .at):
+    # every stage after the stem, whatever the network.
+    "paper": {"ab": dict(connector="repdistiller", layers="all", ce_weight=1.0, kd_weight=0.0),
+              "at": dict(layers="all")},
 }
 RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params", "method", "profile"}
 # What a teacher trains with: always its profile's values, never the student's overrides (the

@@ -26,8 +26,8 @@ from ..losses import ab_loss
 from .base import Stage, feature_modules, feature_shapes
 from .connectors import ab_connector, conv_regressor
 from .kd import KD
-from .validate import (require_choice, require_existing_stages, require_int, require_non_negative,
-                       require_positive, require_stage_indices)
+from .validate import (require_choice, require_int, require_non_negative, require_positive,
+                       require_stage_indices, resolve_stages)
 
 CONNECTORS = ("official", "repdistiller")
 
@@ -49,8 +49,7 @@ class ABConfig:
         require_non_negative("kd_weight", self.kd_weight)
         require_positive("temperature", self.temperature)
         require_choice("connector", self.connector, CONNECTORS)
-        if self.layers != "all":
-            object.__setattr__(self, "layers", require_stage_indices("layers", self.layers))
+        object.__setattr__(self, "layers", require_stage_indices("layers", self.layers))
 
 
 class AB(KD):
@@ -65,14 +64,7 @@ class AB(KD):
     def __init__(self, student, teacher, config: ABConfig = ABConfig(), example=None):
         super().__init__(student, teacher, config)
         s_shapes, t_shapes = feature_shapes(student, example), feature_shapes(teacher, example)
-        if config.layers == "all":
-            if len(s_shapes) != len(t_shapes):
-                raise ValueError(f"layers: 'all' pairs every stage after the stem, but the student has "
-                                 f"{len(s_shapes) - 1} and the teacher {len(t_shapes) - 1}; give stage indices")
-            self.layers = tuple(range(1, len(s_shapes)))
-        else:
-            require_existing_stages("layers", config.layers, min(len(s_shapes), len(t_shapes)))
-            self.layers = config.layers
+        self.layers = resolve_stages("layers", config.layers, len(s_shapes), len(t_shapes))
         self.connectors = nn.ModuleList(_connector(config.connector, s_shapes[i], t_shapes[i], i) for i in self.layers)
 
     def first_stage(self) -> Stage:

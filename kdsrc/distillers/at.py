@@ -2,9 +2,12 @@
 
 The student matches the teacher's spatial attention maps (channel mean of |F|^p, normalised) at
 the outputs of the residual stages (:func:`kdsrc.losses.at_loss`). Defaults follow the official
-code and RepDistiller: p = 2, beta = 1000 on the sum over the stage outputs (RepDistiller's
-``feats[1:-1]``), cross-entropy weight 1; maps of different size are average-pooled to the
-smaller one, so teacher and student stages need not match in resolution or channels.
+code and RepDistiller: p = 2, beta = 1000 on the sum over the stage outputs, cross-entropy
+weight 1; maps of different size are average-pooled to the smaller one, so teacher and student
+stages need not match in resolution or channels. The stages are 1, 2 and 3 by default, which is
+RepDistiller's ``feats[1:-1]`` for the three-stage CIFAR ResNets and WRNs; ``layers="all"``
+takes every stage after the stem, as RepDistiller does for any network (four for VGG,
+MobileNetV2 and ResNet50), and the paper profile sets it.
 """
 from dataclasses import dataclass
 
@@ -12,8 +15,7 @@ import torch.nn.functional as F
 
 from ..losses import at_loss
 from .base import Distiller, feature_shapes
-from .validate import (require_existing_stages, require_non_negative, require_positive,
-                       require_stage_indices)
+from .validate import require_non_negative, require_positive, require_stage_indices, resolve_stages
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class ATConfig:
     at_weight: float = 1000.0
     p: float = 2.0
     ce_weight: float = 1.0
-    layers: tuple = (1, 2, 3)
+    layers: tuple | str = (1, 2, 3)  # stage indices (0 is the stem), or "all" after the stem
 
     def __post_init__(self):
         require_non_negative("at_weight", self.at_weight)
@@ -39,13 +41,13 @@ class AT(Distiller):
     def __init__(self, student, teacher, config: ATConfig = ATConfig(), example=None):
         super().__init__(student, teacher)
         self.config = config
-        taps = min(len(feature_shapes(student, example)), len(feature_shapes(teacher, example)))
-        require_existing_stages("layers", config.layers, taps)
+        self.layers = resolve_stages("layers", config.layers, len(feature_shapes(student, example)),
+                                     len(feature_shapes(teacher, example)))
 
     def forward_train(self, x, y, keys=None):
         features = self.student.forward_features(x)
         teacher = self.teacher_features(x)
-        layers = self.config.layers
+        layers = self.layers
         return features.logits, {
             "ce": self.config.ce_weight * F.cross_entropy(features.logits, y),
             "at": self.config.at_weight * at_loss([features.stages[i] for i in layers],

@@ -12,6 +12,7 @@ from kdsrc import experiment
 from kdsrc.config import make_config
 from kdsrc.distillers import METHODS
 from kdsrc.distillers.ab import ABConfig
+from kdsrc.distillers.at import ATConfig
 from kdsrc.distillers.base import feature_modules
 from kdsrc.distillers.fitnets import FitNetsConfig
 from kdsrc.distillers.fsp import FSPConfig
@@ -110,6 +111,16 @@ def test_layers_all_matches_every_stage_after_the_stem_with_repdistillers_weight
         METHODS["ab"](build_model("resnet8", 100, 3), teacher, ABConfig(layers="all"), example=CIFAR_EXAMPLE)
     with pytest.raises(ValueError, match="^connector: must be one of"):
         ABConfig(connector="mine")
+
+
+def test_at_layers_all_takes_every_stage_after_the_stem():
+    torch.manual_seed(0)
+    student, teacher = build_model("MobileNetV2", 100, 3), build_model("vgg13", 100, 3)
+    assert METHODS["at"](student, teacher, ATConfig(layers="all"), example=CIFAR_EXAMPLE).layers == (1, 2, 3, 4)
+    assert METHODS["at"](student, teacher, ATConfig(), example=CIFAR_EXAMPLE).layers == (1, 2, 3)
+    assert make_config("at", "paper").method_params["layers"] == "all"
+    with pytest.raises(ValueError, match="^layers: must be a non-empty list of stage indices >= 0 or 'all'"):
+        ATConfig(layers="some")
 
 
 def test_paper_profile_ab_is_repdistillers_and_the_stored_ab_runs_keep_their_ids():

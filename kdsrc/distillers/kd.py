@@ -43,8 +43,11 @@ class KD(Distiller):
 
     def forward_train(self, x, y, keys=None):
         logits = self.student(x)
-        teacher_logits = self.teacher_logits(x, keys)
+        if self.config.kd_weight:
+            soft = self.soft_loss(logits, self.teacher_logits(x, keys), self.config.temperature)
+        else:  # a zero weight (RepDistiller's AB main stage) needs no teacher pass; a zero on the
+            soft = logits.float().sum() * 0.0  # student's graph keeps per-loss gradients defined
         return logits, {
             "ce": self.config.ce_weight * F.cross_entropy(logits, y),
-            "kd": self.config.kd_weight * self.soft_loss(logits, teacher_logits, self.config.temperature),
+            "kd": self.config.kd_weight * soft,
         }

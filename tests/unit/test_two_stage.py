@@ -210,3 +210,15 @@ def test_fitnets_paper_two_stage_run_stores_its_hint_stage(tiny_config, tmp_path
     cfg = tiny_config("fitnets", init_epochs=1, hint_weight=0.0, kd_weight=0.9, ce_weight=0.1)
     result = experiment.run(cfg, root=tmp_path)
     assert result["first_stage"]["name"] == "hint" and set(result["history"][0]["train_loss"]) == {"ce", "kd", "total"}
+
+
+def test_a_zero_kd_weight_never_runs_the_teacher():
+    student, teacher = _pair()
+    ab = METHODS["ab"](student, teacher, ABConfig(ce_weight=1.0, kd_weight=0.0), example=EXAMPLE)
+    calls = []
+    teacher.register_forward_hook(lambda *_: calls.append(1))
+    _, losses = ab.forward_train(torch.randn(4, 1, 28, 28), torch.zeros(4, dtype=torch.int64))
+    assert calls == [] and losses["kd"].item() == 0.0
+    kd = METHODS["ab"](student, teacher, ABConfig(), example=EXAMPLE)
+    kd.forward_train(torch.randn(4, 1, 28, 28), torch.zeros(4, dtype=torch.int64))
+    assert calls == [1]

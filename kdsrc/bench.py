@@ -38,9 +38,7 @@ def bench(profile: str = "cpu", epochs: int = 4, device: str = "cpu", **override
            "train_images": len(data.train), "device": device, "threads": torch.get_num_threads()}
 
     def models():
-        torch.manual_seed(0)
-        return (build_model(base.model, data.num_classes, data.in_channels),
-                build_model(base.teacher, data.num_classes, data.in_channels))
+        return _models(data, base.model, base.teacher)
 
     student, _ = models()
     out["student_alone_img_s"] = _images_per_second(METHODS["vanilla"](student), data, base, device)

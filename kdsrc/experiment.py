@@ -258,11 +258,13 @@ def _prepare_teacher(cfg: RunConfig, teacher, root: Path, device) -> tuple[str, 
         return teachers.checkpoint_id(cfg.teacher_checkpoint), acc
     if cfg.teacher_ensemble == 1:
         record = run(cfg.teacher_config(), root, device)
-    else:
+        members = [record]
+    else:  # ensemble_run trains (or reads) its members first; here they are read
         record = ensemble_run(cfg, root, device)
+        members = [run(member, root, device) for member in cfg.teacher_configs()]
     load_teacher(cfg, root, teacher)
-    for member in cfg.teacher_configs() if distributed.is_main() else ():
-        teachers.record_trained(run(member, root, device), weights_path(member, root), root)
+    for member_cfg, member in zip(cfg.teacher_configs(), members) if distributed.is_main() else ():
+        teachers.record_trained(member, weights_path(member_cfg, root), root)
     return record["run_id"], record["last_test_acc"]
 
 
@@ -374,8 +376,9 @@ def run_seeds(cfg: RunConfig, seeds: int, root: Path | None = None, device: str 
 
 def _stored_bench(profile: str, kind: str, root: Path | None, device: str | None) -> dict:
     path = results.bench_path(profile, _root(root), kind)
-    if path.exists():
-        return json.loads(path.read_text())
+    stored = results.stored_bench(profile, kind, _root(root))
+    if stored is not None:
+        return stored
     if _SESSION["stored_only"]:
         label = {"method_costs": "cost benchmark", "teacher_cache": "teacher-cache benchmark"}[kind]
         raise MissingRun(f"stored {label}: none for profile {profile!r} (expected {path}); "

@@ -6,7 +6,6 @@ book's methods and the student alone, every teacher first; :func:`reproduce` run
 through :func:`kdsrc.experiment.run`, so every run is cached, resumes from its checkpoint and is
 stored with its full provenance; :func:`status` says which are stored, in progress or missing.
 """
-from dataclasses import asdict
 from typing import Iterable, NamedTuple
 
 import pandas as pd
@@ -28,7 +27,7 @@ BASELINE = "vanilla"  # the student alone
 DEFAULT_METHODS = tuple(METHODS)  # the student alone and every method of the book
 
 _FSP = "FSP compares the two networks stage by stage, so it needs equal channel counts at every stage"
-# The (teacher, student, method) of the tables that cannot run, with the methods' own parameters
+# The (teacher, student, method) of the tables that cannot run, with the profile's method parameters
 # (a test builds every pair and method and finds exactly these).
 SKIPPED = {
     ("wrn_40_2", "wrn_40_1", "fsp"): f"{_FSP} (the CRD paper prints N/A for this pair)",
@@ -92,7 +91,7 @@ def check(teacher: str, student: str, method: str, params: dict | None = None) -
 
 
 def _skip_reason(pair: Pair, cfg: RunConfig) -> str | None:
-    if pair.table != "custom" and cfg.method_params == asdict(METHODS[cfg.method].Config()):
+    if pair.table != "custom" and cfg.method_params == make_config(cfg.method, cfg.profile).method_params:
         return SKIPPED.get((pair.teacher, pair.student, cfg.method))
     return check(pair.teacher, pair.student, cfg.method, cfg.method_params)
 
@@ -136,6 +135,11 @@ def skipped(pairs="all", methods="all", profile: str = "paper", **overrides) -> 
     return pd.DataFrame(rows, columns=["table", "teacher", "student", "method", "reason"])
 
 
+def _teacher_ids(runs: list[RunConfig]) -> set[str]:
+    """The run ids of the teachers a plan's runs distil from."""
+    return {t.run_id() for cfg in runs for t in cfg.teacher_configs()}
+
+
 def _plan_pairs(runs: list[RunConfig]) -> list[Pair]:
     distilled = dict.fromkeys((cfg.teacher, cfg.model) for cfg in runs if cfg.teacher_configs())
     return [Pair(table_of(t, s), t, s) for t, s in distilled]
@@ -160,7 +164,7 @@ def status(runs: list[RunConfig], root=None) -> pd.DataFrame:
     needs it), role (teacher, student alone, distilled), networks, method, seed, epochs (and
     first-stage epochs), whether it is stored, in progress (a checkpoint exists) or missing, its
     last-epoch test accuracy when stored, and its run id."""
-    teacher_ids = {t.run_id() for cfg in runs for t in cfg.teacher_configs()}
+    teacher_ids = _teacher_ids(runs)
     pairs = _plan_pairs(runs)
     rows = []
     for cfg in runs:
@@ -181,7 +185,7 @@ def progress(frame: pd.DataFrame) -> pd.DataFrame:
 
 def stored_runs(runs: list[RunConfig], root=None) -> tuple[list[dict], list[dict]]:
     """The stored runs of a plan, never training: (its teachers', everything else's)."""
-    teacher_ids = {t.run_id() for cfg in runs for t in cfg.teacher_configs()}
+    teacher_ids = _teacher_ids(runs)
     found = [(cfg.run_id() in teacher_ids, experiment.stored_run(cfg, root)) for cfg in runs]
     return ([run for is_teacher, run in found if run and is_teacher],
             [run for is_teacher, run in found if run and not is_teacher])
@@ -190,7 +194,7 @@ def stored_runs(runs: list[RunConfig], root=None) -> tuple[list[dict], list[dict
 def reproduce(runs: list[RunConfig], device: str | None = None, root=None) -> list[dict]:
     """Run a plan in order (:func:`kdsrc.experiment.run`: a stored run is read, an interrupted one
     resumes, a missing one trains), printing one line a run; the stored results."""
-    teacher_ids, out = {t.run_id() for cfg in runs for t in cfg.teacher_configs()}, []
+    teacher_ids, out = _teacher_ids(runs), []
     doing = {"stored": "stored", "in progress": "resuming", "missing": "training"}
     for k, cfg in enumerate(runs, start=1):
         state = experiment.run_state(cfg, root)

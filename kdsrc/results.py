@@ -136,7 +136,8 @@ BENCHES = ("method_costs", "teacher_cache", "pairs", "reference_loop")
 
 def bench_path(profile: str, root: Path | None = None, kind: str = "method_costs") -> Path:
     """Where a profile's benchmark is stored: ``method_costs`` (``python -m kdsrc bench --costs``)
-    or ``teacher_cache`` (``python -m kdsrc bench``: the teacher on every batch against its cache),
+    or ``teacher_cache`` (``python -m kdsrc bench --teacher-cache``: the teacher on every batch
+    against its cache),
     or ``pairs`` (the paper profile's teacher-student pairs: their images/second), or
     ``reference_loop`` (``python -m kdsrc bench``: our loop against RepDistiller's)."""
     if kind not in BENCHES:
@@ -342,6 +343,11 @@ def stored_bench(profile: str, kind: str, root: Path | None = None) -> dict | No
     """A stored benchmark (:func:`bench_path`), or None when none was measured; never measures."""
     path = bench_path(profile, root, kind)
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def measured_on(bench: dict) -> str:
+    """The machine a stored benchmark ran on: its GPU, else its CPU, else its device type."""
+    return bench["hardware"].get("gpu") or bench["hardware"].get("cpu") or bench["device"]
 
 
 def pair_epoch_times(bench: dict) -> pd.DataFrame:

@@ -173,8 +173,7 @@ if bench is None:
     print("No pairs benchmark is stored (results/bench/paper/pairs.json), so no epoch time or "
           "projected cost can be shown; measure it on the machine that will train.")
 else:
-    machine = bench["hardware"].get("gpu") or bench["hardware"].get("cpu") or bench["device"]
-    print(f"measured on {machine} ({bench['device']}), batch {bench['batch_size']}, "
+    print(f"measured on {results.measured_on(bench)} ({bench['device']}), batch {bench['batch_size']}, "
           f"{bench['train_images']} training images")
     display(results.pair_epoch_times(bench))
 
@@ -201,9 +200,8 @@ if comparison is None:
     print("No comparison with RepDistiller's loop is stored (results/bench/paper/reference_loop.json); "
           "`python -m kdsrc bench` measures it.")
 else:
-    machine = comparison["hardware"].get("gpu") or comparison["hardware"].get("cpu") or comparison["device"]
     paper_pair = comparison["paper_pair"]
-    print(f"measured on {machine} ({comparison['device']}, {comparison['hardware']['torch_threads']} threads), "
+    print(f"measured on {results.measured_on(comparison)} ({comparison['device']}, {comparison['hardware']['torch_threads']} threads), "
           f"{comparison['steps']} timed steps after {comparison['warmup']} warm-up steps; RepDistiller-style "
           f"loader with {paper_pair['reference']['workers']} workers")
     display(results.reference_loop_table(comparison))

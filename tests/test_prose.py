@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,3 +74,23 @@ def test_the_check_flags_typed_results(typed):
     "[RepDistiller](https://github.com/HobbitLong/RepDistiller#2-points)"])
 def test_the_check_passes_glued_numbers_and_settings(glued):
     assert not hand_typed_results(glued)
+
+
+_GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`]*)`")
+EXECUTED = sorted((ROOT / "tests" / "notebooks" / "cpu").glob("*.ipynb"))
+
+
+def _glued_names(notebook) -> set[str]:
+    return {output.metadata["scrapbook"]["name"] for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if "scrapbook" in output.get("metadata", {})}
+
+
+@pytest.mark.parametrize("executed", EXECUTED, ids=lambda p: p.stem)
+def test_every_glued_name_in_the_prose_is_stored_by_the_executed_chapter(executed):
+    """The executed cpu copy (tests/notebooks/cpu, from the stored runs) defines every name its
+    markdown pastes, so the book's `-W` build cannot meet an undefined one."""
+    notebook = nbformat.read(executed, as_version=4)
+    wanted = {role.split("::")[-1].rsplit(":", 1)[0] for cell in notebook.cells if cell.cell_type == "markdown"
+              for role in _GLUE_ROLE.findall(cell.source)}
+    missing = wanted - _glued_names(notebook)
+    assert not missing, f"{executed.name} pastes names it never glues: {sorted(missing)}"

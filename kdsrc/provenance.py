@@ -34,10 +34,17 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# the settings that change which CPU kernels run, and so a run's floating-point results
+NUMERICS_ENVIRONMENT = ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
+
 def hardware(device) -> dict:
+    """The machine a result was measured on: device, CPU, threads, and the CPU kernels in use
+    (ATen's vector capability, and the environment settings that cap it)."""
     device = torch.device(device)
     info = {"device": device.type, "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads()}
+            "torch_threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "numerics_environment": {name: os.environ[name] for name in NUMERICS_ENVIRONMENT if name in os.environ}}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info

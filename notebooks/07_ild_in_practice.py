@@ -36,7 +36,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import experiment, plots, results
+from kdsrc import experiment, plots, prose, results
 from kdsrc.compatibility import compatibility
 from kdsrc.config import make_config
 
@@ -66,11 +66,30 @@ table[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 plots.sweep(frame[frame.run != "student alone"], x="run", baseline=frame[frame.run == "student alone"].last_acc.mean(),
             label_rotation=30, connect=False);
 
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+def paired(frame, run, base="student alone"):
+    """Mean and std over seeds of ``run``'s last-epoch accuracy minus ``base``'s, seed by seed."""
+    wide = frame.pivot(index="seed", columns="run", values="last_acc")
+    return (wide[run] - wide[base]).mean(), (wide[run] - wide[base]).std()
+
+
+means = frame.groupby("run", sort=False).last_acc.mean()
+hints = {layer: paired(frame, f"FitNets, stage {layer}") for layer in (1, 2, 3)}
+prose.glue(**{f"fitnets{layer}_gain": mean for layer, (mean, _) in hints.items()},
+           fitnets3_acc=means["FitNets, stage 3"],
+           at_all_gain=paired(frame, "AT, stages 1, 2, 3")[0], at_all_std=paired(frame, "AT, stages 1, 2, 3")[1],
+           at_last_gain=paired(frame, "AT, stage 3")[0], at_last_std=paired(frame, "AT, stage 3")[1])
+
 # %% [markdown]
 # What the ablation shows at the cpu scale (the tables above hold the numbers):
 #
-# - **FitNets gets better the deeper the hint.** The stage-3 hint is the best distillation
-#   result in the book so far, above vanilla KD; the stage-1 hint helps least. The stage-3
+# - **FitNets gets better the deeper the hint.** Its paired gain over the student alone is
+#   {glue:text}`fitnets1_gain:+.2f`, {glue:text}`fitnets2_gain:+.2f` and {glue:text}`fitnets3_gain:+.2f`
+#   points with the hint at stage 1, 2 and 3. The stage-3 hint ({glue:text}`fitnets3_acc:.2f` %)
+#   is the best distillation result in the book so far, {glue:text}`fitnets3_over_kd:.2f` points
+#   above vanilla KD (below); the stage-1 hint helps least. The stage-3
 #   output is the map the classifier reads after pooling, so matching it transfers everything
 #   the teacher's logits carry and its spatial layout besides. The paper chose a *middle* hint
 #   because a deep hint over-constrains a student that is much thinner and deeper than its
@@ -78,7 +97,9 @@ plots.sweep(frame[frame.run != "student alone"], x="run", baseline=frame[frame.r
 #   under-trained, so the strongest signal wins. RepDistiller's default (stage 2) is a
 #   convention, not an optimum.
 # - **Attention transfer wants every stage.** Matching the last stage alone does no better
-#   than the student alone; the early, high-resolution maps carry most of what AT gives here.
+#   than the student alone ({glue:text}`at_last_gain:+.2f` ± {glue:text}`at_last_std:.2f` points,
+#   against {glue:text}`at_all_gain:+.2f` ± {glue:text}`at_all_std:.2f` on all three stages); the
+#   early, high-resolution maps carry most of what AT gives here.
 #
 # One pair, one dataset and ten epochs: a different pair can order the layers differently,
 # which is the point of the challenge. Treat the layer as a hyperparameter and tune it on a
@@ -113,13 +134,25 @@ stored_cost.round(2)
 bench = results.method_costs_frame(experiment.method_costs(profile))
 bench
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+costs = bench.set_index("method")
+ratio, first = costs["epoch time × alone"], costs["first-stage epoch × alone"]
+prose.glue(fitnets_x=ratio["fitnets"], at_x=ratio["at"], kd_x=ratio["kd"], fsp_x=ratio["fsp"], ab_x=ratio["ab"],
+           fsp_first_x=first["fsp"], ab_first_x=first["ab"], regressor_params=costs.at["fitnets", "extra parameters"],
+           regressor_share=100 * costs.at["fitnets", "extra parameters"] / alone[0]["parameters"])
+
 # %% [markdown]
-# Read together: FitNets and AT pay for the teacher's forward pass on every batch (about 1.6
-# to 1.7 times a student epoch here, with a resnet14 teacher and a resnet8 student), plus, for
-# FitNets, a regressor of under 2 % of the student's size. KD, with its teacher logits cached,
-# costs nothing extra per epoch. FSP and AB train their main stage about as cheaply as the
-# student alone (AB's main stage has no cross-entropy and came out a little faster still) but
-# pay a first stage whose epochs cost a little more than a FitNets epoch. Memory grows with
+# Read together: FitNets and AT pay for the teacher's forward pass on every batch
+# ({glue:text}`fitnets_x:.2f` and {glue:text}`at_x:.2f` times a student epoch here, with a
+# resnet14 teacher and a resnet8 student), plus, for FitNets, a regressor of
+# {glue:text}`regressor_params:,d` parameters, {glue:text}`regressor_share:.1f` % of the student's
+# size. KD, with its teacher logits cached, costs nothing extra per epoch
+# ({glue:text}`kd_x:.2f` times). FSP and AB train their main stage about as cheaply as the
+# student alone ({glue:text}`fsp_x:.2f` and {glue:text}`ab_x:.2f` times; AB's main stage has no
+# cross-entropy and came out a little faster still) but pay a first stage whose epochs cost a
+# little more than a FitNets epoch ({glue:text}`fsp_first_x:.2f` and {glue:text}`ab_first_x:.2f`
+# times). Memory grows with
 # the teacher's activations held during the step (the benchmark's figures are resident-memory
 # peaks on a CPU, so they include the allocator's slack: compare them with each other, not as
 # exact byte counts).
@@ -165,12 +198,22 @@ names = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at
 summary = results.method_summary(methods, experiment.method_costs(profile), names)
 summary[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "first-stage epochs", "extra parameters"]]
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+all_means = all_frame.groupby("run", sort=False).last_acc.mean()
+prose.glue(kd_gain=paired(all_frame, "KD")[0], fitnets_gain=paired(all_frame, "FitNets")[0],
+           fsp_gain=paired(all_frame, "FSP")[0], fsp_std=paired(all_frame, "FSP")[1],
+           ab_gain=paired(all_frame, "AB")[0],
+           fitnets3_over_kd=means["FitNets, stage 3"] - all_means["KD"])
+
 # %% [markdown]
-# At the cpu scale, logit-level KD gives the most for the least, and FitNets with the default
-# (stage 2) hint comes second at a higher cost; FSP and AB do not beat the student alone (AB is
-# its official recipe here; the AB chapter shows that RepDistiller's variant does not help
-# either). The layer-selection ablation changes that ranking: FitNets with the stage-3 hint is
-# the best of all.
+# At the cpu scale, logit-level KD gives the most for the least ({glue:text}`kd_gain:+.2f`
+# points at {glue:text}`kd_x:.2f` times the student's epoch), and FitNets with the default
+# (stage 2) hint comes second ({glue:text}`fitnets_gain:+.2f` points) at a higher cost; FSP and AB
+# do not beat the student alone (FSP: {glue:text}`fsp_gain:+.2f` ± {glue:text}`fsp_std:.2f` points;
+# AB: {glue:text}`ab_gain:+.2f`, its official recipe here; the AB chapter shows that
+# RepDistiller's variant does not help either). The layer-selection ablation changes that
+# ranking: FitNets with the stage-3 hint is the best of all.
 
 # %%
 summary[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "epoch time × alone",

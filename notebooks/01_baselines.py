@@ -39,7 +39,7 @@ fresh_results = False  # True: train everything anew in a temporary folder
 stored_only = False  # True: fail instead of training a missing run (regression tests)
 
 # %%
-from kdsrc import experiment, plots, results
+from kdsrc import experiment, plots, prose, results
 from kdsrc.config import make_config
 
 experiment.use(fresh=fresh_results, stored_only=stored_only)
@@ -84,6 +84,18 @@ baselines["role"] = ["teacher"] + ["student alone"] * len(students)
 # NBVAL_CHECK_OUTPUT
 accuracy = results.summarise(baselines, by=["role", "model", "params"])
 accuracy[["role", "model", "params", "n", "last acc (%)", "best acc (%)"]]
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+last = baselines.groupby("role", sort=False).last_acc
+prose.glue(teacher_acc=last.mean()["teacher"], alone_acc=last.mean()["student alone"],
+           alone_std=last.std()["student alone"], gap=last.mean()["teacher"] - last.mean()["student alone"])
+
+# %% [markdown]
+# The teacher ends at {glue:text}`teacher_acc:.2f` % and the student alone at
+# {glue:text}`alone_acc:.2f` %: the room for distillation is {glue:text}`gap:.2f` points. The
+# student's seeds spread by {glue:text}`alone_std:.2f` points (sample standard deviation), the
+# yardstick for the gains of the later chapters.
 
 # %% [markdown]
 # ## Learning curves

@@ -32,7 +32,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import torch
 
-from kdsrc import experiment, plots, results
+from kdsrc import examples, experiment, losses, plots, prose, results
 from kdsrc.config import make_config
 from kdsrc.plots import FASHION_CLASSES
 
@@ -90,6 +90,25 @@ plots.softmax_temperatures(first_logits, class_names=FASHION_CLASSES);
 # $\gamma = 0.1$ (`ce_weight`), $\alpha = 0.9$ (`kd_weight`); Hinton et al. used $T = 20$ for
 # their MNIST result and found a small weight on the hard term best.
 #
+# The soft term as `kdsrc.losses` computes it, then its value on two fixed sets of logits
+# (`kdsrc.examples`: the same float64 numbers on every machine) at four temperatures, with the
+# bare KL and the norm of its gradient with respect to the student's logits. With the factor
+# $T^2$ the gradient stays of the same order as $T$ grows; without it, it shrinks roughly as $1/T^2$.
+
+# %%
+prose.source(losses.kd_loss)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+student_logits, teacher_logits = examples.logits(seed=0), examples.logits(seed=1)
+for t in (1, 2, 4, 8):
+    z = student_logits.clone().requires_grad_()
+    value = losses.kd_loss(z, teacher_logits, temperature=t)
+    (grad,) = torch.autograd.grad(value, z)
+    print(f"T = {t}: kd_loss = {value.item():.6g}, KL = {value.item() / t**2:.6g}, "
+          f"|gradient| = {grad.norm().item():.6g} (without T^2: {grad.norm().item() / t**2:.6g})")
+
+# %% [markdown]
 # The teacher is frozen: in evaluation mode, without gradients. Because the training
 # augmentation (crop after 2-pixel padding, flip) gives every image only 50 distinct views, the
 # teacher's logits for all views are computed once and looked up during training
@@ -109,10 +128,21 @@ frame, table = results.compare({"teacher": [teacher], "student alone": alone, "s
 # NBVAL_CHECK_OUTPUT
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "final train loss"]]
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+last = frame.groupby("run", sort=False).last_acc
+wide = frame.pivot(index="seed", columns="run", values="last_acc")
+kd_gains = wide["student + KD"] - wide["student alone"]
+prose.glue(alone_acc=last.mean()["student alone"], alone_std=last.std()["student alone"],
+           kd_acc=last.mean()["student + KD"], kd_std=last.std()["student + KD"],
+           kd_gain=kd_gains.mean(), kd_gain_std=kd_gains.std())
+
 # %% [markdown]
 # The *paired gain* compares each KD run with the student-alone run of the same seed (same
 # initial weights, same batches and augmentations), which removes much of the seed-to-seed
-# noise.
+# noise. Here KD lifts the student from {glue:text}`alone_acc:.2f` % to {glue:text}`kd_acc:.2f` %,
+# a paired gain of {glue:text}`kd_gain:+.2f` ± {glue:text}`kd_gain_std:.2f` points, where the
+# student alone's seeds spread by {glue:text}`alone_std:.2f` points.
 
 # %%
 plots.learning_curves({"student alone": alone, "student + KD": distilled});
@@ -120,11 +150,14 @@ plots.learning_curves({"student alone": alone, "student + KD": distilled});
 # %% [markdown]
 # What distillation costs here: training seconds per epoch of the stored runs (mean over seeds)
 # and the ratio to the student alone. With the teacher's logits looked up in the view cache the
-# teacher adds almost nothing per epoch; its one-time cost is its own training and one pass over
+# teacher adds almost nothing per epoch (a KD epoch took {glue:text}`kd_cost_ratio:.2f` times an
+# epoch of the student alone in the stored runs); its one-time cost is its own training and one pass over
 # all views. Timings depend on the machine and on what else it was doing.
 
 # %%
-results.cost(frame)
+cost = results.cost(frame)
+prose.glue(kd_cost_ratio=cost.loc["student + KD", "ratio to alone"])
+cost
 
 # %% [markdown]
 # ## Sweeping the temperature
@@ -142,6 +175,21 @@ temperature_frame[["temperature", "ce_weight", "kd_weight", "last_acc", "best_ac
 
 # %%
 plots.sweep(temperature_frame, x="temperature", baseline=alone_seed0, baseline_label="student alone (seed 0)");
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+by_temperature = temperature_frame.set_index("temperature").last_acc
+prose.glue(best_temperature=by_temperature.idxmax(), best_temperature_acc=by_temperature.max(),
+           worst_temperature=by_temperature.idxmin(), worst_temperature_acc=by_temperature.min(),
+           temperatures_above_alone=int((by_temperature > alone_seed0).sum()),
+           temperatures=len(by_temperature), alone_seed0=alone_seed0)
+
+# %% [markdown]
+# The highest last-epoch accuracy of the sweep is at temperature
+# {glue:text}`best_temperature:g` ({glue:text}`best_temperature_acc:.2f` %), the lowest at
+# {glue:text}`worst_temperature:g` ({glue:text}`worst_temperature_acc:.2f` %);
+# {glue:text}`temperatures_above_alone:d` of the {glue:text}`temperatures:d` temperatures end
+# above the student alone of the same seed ({glue:text}`alone_seed0:.2f` %).
 
 # %% [markdown]
 # ## Sweeping the weights of the hard and the soft term
@@ -161,6 +209,19 @@ weight_frame[["(ce, kd)", "temperature", "last_acc", "best_acc", "final_train_lo
 # %%
 plots.sweep(weight_frame, x="(ce, kd)", baseline=alone_seed0, baseline_label="student alone (seed 0)");
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+by_weights = weight_frame.set_index("(ce, kd)").last_acc
+prose.glue(best_weights=by_weights.idxmax(), weights_range=by_weights.max() - by_weights.min(),
+           soft_only_acc=by_weights["(0.0, 1.0)"], soft_only_vs_alone="above" if by_weights["(0.0, 1.0)"] > alone_seed0 else "below")
+
+# %% [markdown]
+# The three weightings end within {glue:text}`weights_range:.2f` points of each other, the
+# highest being {glue:text}`best_weights`: a difference of the order of KD's own spread over
+# seeds ({glue:text}`kd_std:.2f` points), so with one seed each this does not rank them. Even the soft
+# targets alone, without a single label, reach {glue:text}`soft_only_acc:.2f` %,
+# {glue:text}`soft_only_vs_alone` the student alone of the same seed.
+
 # %% [markdown]
 # ## Our numbers beside the papers'
 #
@@ -177,7 +238,8 @@ ours
 
 # %%
 cited = results.reference("kd")
-results.cited_gains(cited[cited.dataset == "cifar100"], "kd")
+crd = results.cited_gains(cited[cited.dataset == "cifar100"], "kd")
+crd
 
 # %% [markdown]
 # CRD paper {cite}`tian2020contrastive`, CIFAR-100 top-1 (%), last epoch, as printed in the
@@ -185,3 +247,19 @@ results.cited_gains(cited[cited.dataset == "cifar100"], "kd")
 
 # %%
 cited[cited.dataset == "mnist"][["paper", "table", "teacher", "student", "method", "value", "verified", "source"]]
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+mnist_errors = cited[cited.dataset == "mnist"].set_index("method").value
+within = crd["kd gain"].min() <= kd_gains.mean() <= crd["kd gain"].max()
+prose.glue(crd_pairs=len(crd), crd_kd_gain_min=crd["kd gain"].min(), crd_kd_gain_max=crd["kd gain"].max(),
+           kd_gain_vs_crd="inside" if within else "outside",
+           mnist_teacher=mnist_errors["teacher"], mnist_student=mnist_errors["student"], mnist_kd=mnist_errors["kd"])
+
+# %% [markdown]
+# Over the CRD paper's {glue:text}`crd_pairs:d` pairs, KD adds between
+# {glue:text}`crd_kd_gain_min:+.2f` and {glue:text}`crd_kd_gain_max:+.2f` points; our paired gain,
+# {glue:text}`kd_gain:+.2f` points on a different dataset and schedule, lies
+# {glue:text}`kd_gain_vs_crd` that range. In Hinton et al.'s experiment, distillation takes the
+# small network from {glue:text}`mnist_student:.0f` to {glue:text}`mnist_kd:.0f` test errors,
+# close to the teacher's {glue:text}`mnist_teacher:.0f`.

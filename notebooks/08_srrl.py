@@ -55,13 +55,62 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 
 # %%
 import pandas as pd
+import torch
 
-from kdsrc import experiment, plots, probes, results
+from kdsrc import examples, experiment, losses, plots, probes, prose, results
 from kdsrc.config import make_config
 
 experiment.use(fresh=fresh_results, stored_only=stored_only)
 srrl_cfg = make_config("srrl", profile)
 data = experiment.dataset_for(srrl_cfg)
+
+# %% [markdown]
+# The two losses as the distiller computes them (`form="official"`, the default, or
+# `form="paper"` for Eq. 5's cross-entropy):
+
+# %%
+prose.source(losses.srrl_losses)
+
+# %% [markdown]
+# On small fixed inputs (`kdsrc.examples`, the same on every machine): a teacher classifier
+# that reads 8 channels into 4 classes, so that half of the feature space is invisible to it,
+# and three students: one with a feature map unrelated to the teacher's, the teacher itself,
+# and the teacher's pooled feature moved along a direction the classifier cannot see (its
+# component in the classifier's row space removed).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+channels, classes = 8, 4
+teacher_fc = torch.nn.Linear(channels, classes, dtype=torch.float64)
+with torch.no_grad():
+    teacher_fc.weight.copy_(examples.logits(batch=classes, classes=channels, seed=1, scale=1.0))
+    teacher_fc.bias.copy_(examples.logits(batch=1, classes=classes, seed=2, scale=1.0)[0])
+teacher_map = examples.feature_map(batch=4, channels=channels, size=4, seed=3)
+w = teacher_fc.weight.detach()
+move = examples.feature_map(batch=4, channels=channels, size=1, seed=5).flatten(1)
+unseen = move - move @ w.T @ torch.linalg.solve(w @ w.T, w)  # W_T @ unseen is zero: the classifier cannot see it
+students = {"unrelated student": examples.feature_map(batch=4, channels=channels, size=4, seed=4),
+            "the teacher itself": teacher_map,
+            "teacher + unseen move": teacher_map.mean(dim=(2, 3)) + unseen}
+
+
+def digits6(loss):
+    """Six significant digits; a rounding residue below 1e-12 prints as 0."""
+    return f"{loss.item() if abs(loss.item()) > 1e-12 else 0:.6g}"
+
+
+print(f"{'student':<22}{'l_fm':>10}{'l_sr official':>15}{'l_sr paper':>12}")
+for name, student in students.items():
+    l_fm, l_sr = losses.srrl_losses(student, teacher_map, teacher_fc)
+    _, l_sr_paper = losses.srrl_losses(student, teacher_map, teacher_fc, form="paper")
+    print(f"{name:<22}{digits6(l_fm):>10}{digits6(l_sr):>15}{digits6(l_sr_paper):>12}")
+
+# %% [markdown]
+# Feature matching charges the unseen move; softmax regression, in either form, does not
+# see it: that is the freedom SRRL leaves the student. The two forms differ in their floor.
+# The official mean squared error is zero once the student's logits through the teacher's
+# classifier equal the teacher's; the paper's cross-entropy is then the entropy of the
+# teacher's softmax, its minimum over students but not zero, so only its gradient vanishes.
 
 # %% [markdown]
 # ## Why a connector and a classifier check
@@ -82,7 +131,19 @@ networks = {"teacher": experiment.load_weights(srrl_cfg.teacher_config()),
 # NBVAL_CHECK_OUTPUT
 images, labels = data.test.images[:2000], data.test.labels[:2000]
 features = {name: experiment.predict_features(net, images, data) for name, net in networks.items()}
-probes.classifier_table(features, networks["teacher"].fc, labels).round(2)
+classifier_check = probes.classifier_table(features, networks["teacher"].fc, labels).round(2)
+classifier_check
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+check = classifier_check.set_index("model")
+prose.glue(alone_own_acc=check.at["student alone", "own classifier acc (%)"],
+           alone_through_teacher_acc=check.at["student alone", "teacher classifier acc (%)"])
+
+# %% [markdown]
+# Read by the teacher's classifier, the features of the student trained alone are worth
+# {glue:text}`alone_through_teacher_acc:.2f` % on these images, close to guessing among the ten
+# classes, against {glue:text}`alone_own_acc:.2f` % through its own classifier.
 
 # %% [markdown]
 # ## Results, and which of the two losses does the work
@@ -104,13 +165,29 @@ runs = {"student alone": alone,
 frame, table = results.compare({"teacher": [teacher], **runs})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+stats = frame.groupby("run", sort=False).last_acc.agg(["mean", "std"])
+wide = frame.pivot(index="seed", columns="run", values="last_acc")
+fm_gain = wide["student + SRRL, FM only"] - wide["student alone"]
+prose.glue(srrl_acc=stats.at["student + SRRL", "mean"], sr_acc=stats.at["student + SRRL, SR only", "mean"],
+           kd_acc=stats.at["student + KD", "mean"], fitnets3_acc=stats.at["student + FitNets, stage 3", "mean"],
+           srrl_std=stats.at["student + SRRL", "std"], sr_std=stats.at["student + SRRL, SR only", "std"],
+           srrl_over_kd=stats.at["student + SRRL", "mean"] - stats.at["student + KD", "mean"],
+           sr_over_kd=stats.at["student + SRRL, SR only", "mean"] - stats.at["student + KD", "mean"],
+           fm_gain=fm_gain.mean(), fm_gain_std=fm_gain.std())
+
 # %% [markdown]
-# At the cpu scale, softmax regression does the work: SR alone is as good as SRRL with both
-# losses, and both are above vanilla KD by a fraction of the spread between seeds, while
-# feature matching alone gives little. This agrees with the paper's account (the SR loss is
-# the stronger term) and with the layer-selection finding of {doc}`07_ild_in_practice`, with
-# one twist: FitNets on the same stage-3 map, matched position by position with weight 100,
-# is better still here. SRRL's losses see only the *pooled* feature, so they leave the spatial
+# At the cpu scale, softmax regression does the work: SR alone ({glue:text}`sr_acc:.2f` %) is as
+# good as SRRL with both losses ({glue:text}`srrl_acc:.2f` %), and both are above vanilla KD
+# ({glue:text}`kd_acc:.2f` %) by {glue:text}`sr_over_kd:.2f` and {glue:text}`srrl_over_kd:.2f`
+# points, less than the spread between seeds (standard deviations of {glue:text}`sr_std:.2f` and
+# {glue:text}`srrl_std:.2f`), while feature matching alone gives little
+# ({glue:text}`fm_gain:+.2f` ± {glue:text}`fm_gain_std:.2f` points over the student alone). This
+# agrees with the paper's account (the SR loss is the stronger term) and with the
+# layer-selection finding of {doc}`07_ild_in_practice`, with one twist: FitNets on the same
+# stage-3 map, matched position by position with weight 100, is better still here
+# ({glue:text}`fitnets3_acc:.2f` %). SRRL's losses see only the *pooled* feature, so they leave the spatial
 # layout free; with our under-trained student the denser signal wins.
 #
 # The three loss terms during training (as weighted in the loss), mean and range over seeds:

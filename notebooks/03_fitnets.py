@@ -50,11 +50,31 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import experiment, plots, results
+from kdsrc import examples, experiment, losses, plots, prose, results
 from kdsrc.config import make_config
 
 experiment.use(fresh=fresh_results, stored_only=stored_only)
 fitnets_cfg = make_config("fitnets", profile)
+
+# %% [markdown]
+# ## The hint loss
+#
+# The loss as `kdsrc.losses` computes it, on the regressor's output and the hint, then both of
+# its forms on two fixed feature maps of $8$ channels of $4$ by $4$ (`kdsrc.examples`: the
+# same float64 numbers on every machine). They differ by a constant factor, half the number of
+# elements per example ($8 \cdot 4 \cdot 4 / 2 = 64$): the same minimum, and a gradient that the
+# hint weight rescales.
+
+# %%
+prose.source(losses.hint_loss)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+regressed, hint = examples.feature_map(4, 8, 4, seed=0), examples.feature_map(4, 8, 4, seed=1)
+official, paper = losses.hint_loss(regressed, hint), losses.hint_loss(regressed, hint, form="paper")
+print(f"hint_loss official = {official.item():.6g}, paper = {paper.item():.6g}, "
+      f"ratio = {(paper / official).item():.6g}")
+print(f"hint_loss of the hint itself = {losses.hint_loss(hint, hint).item():.6g}")
 
 # %% [markdown]
 # ## What the student has to match
@@ -89,25 +109,70 @@ frame, table = results.compare({"teacher": [teacher], "student alone": alone, "s
                                "student + FitNets": fitnets})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+wide = frame.pivot(index="seed", columns="run", values="last_acc")
+fitnets_gains = wide["student + FitNets"] - wide["student alone"]
+kd_gains = wide["student + KD"] - wide["student alone"]
+prose.glue(fitnets_acc=wide["student + FitNets"].mean(), fitnets_gain=fitnets_gains.mean(),
+           fitnets_gain_std=fitnets_gains.std(), kd_gain=kd_gains.mean(), kd_gain_std=kd_gains.std(),
+           fitnets_vs_kd="below" if fitnets_gains.mean() < kd_gains.mean() else "above",
+           seeds_below_kd=int((fitnets_gains < kd_gains).sum()), seeds_run=len(fitnets_gains))
+
+# %% [markdown]
+# FitNets ends at {glue:text}`fitnets_acc:.2f` %, a paired gain of {glue:text}`fitnets_gain:+.2f`
+# ± {glue:text}`fitnets_gain_std:.2f` points over the student alone: {glue:text}`fitnets_vs_kd`
+# KD's {glue:text}`kd_gain:+.2f` ± {glue:text}`kd_gain_std:.2f`, and below KD in
+# {glue:text}`seeds_below_kd:d` of the {glue:text}`seeds_run:d` seeds.
+
 # %% [markdown]
 # What it costs: training seconds per epoch (mean over seeds); the regressor's size is printed above.
 # Unlike KD, FitNets needs the teacher's hidden features, so its logits cache cannot help: the
-# teacher runs on every batch.
+# teacher runs on every batch. In the stored runs a FitNets epoch took
+# {glue:text}`fitnets_cost_ratio:.2f` times an epoch of the student alone, a KD epoch
+# {glue:text}`kd_cost_ratio:.2f` times.
 
 # %%
-results.cost(frame)
+cost = results.cost(frame)
+prose.glue(fitnets_cost_ratio=cost.loc["student + FitNets", "ratio to alone"],
+           kd_cost_ratio=cost.loc["student + KD", "ratio to alone"])
+cost
 
 # %% [markdown]
 # ## The papers' numbers
 #
 # Cited data from `results/reference/`. The CRD paper {cite}`tian2020contrastive` (CIFAR-100,
-# last epoch) ran the single-stage official form; its FitNet rows are often *below* the
-# student alone. The FitNets paper's own CIFAR numbers used a different (maxout) teacher and a
-# deeper, thinner student trained in two stages.
+# last epoch) ran the single-stage official form; its FitNet gains over the student alone
+# range from {glue:text}`crd_fitnets_gain_min:+.2f` to {glue:text}`crd_fitnets_gain_max:+.2f`
+# points: in {glue:text}`crd_fitnets_below:d` of its {glue:text}`crd_pairs:d` pairs FitNets ends
+# *below* the student alone, and in {glue:text}`crd_fitnets_over_kd:d` it beats KD. The FitNets
+# paper's own CIFAR numbers used a different (maxout) teacher and a deeper, thinner student
+# trained in two stages.
 
 # %%
 cited = pd.concat([results.reference("kd"), results.reference("ild")])
-results.cited_gains(cited[cited.paper.str.contains("CRD")], "fitnets")
+crd = results.cited_gains(cited[cited.paper.str.contains("CRD")], "fitnets")
+crd
 
 # %%
-cited[cited.paper.str.contains("Romero")][["paper", "table", "dataset", "teacher", "student", "method", "value", "verified"]]
+romero = cited[cited.paper.str.contains("Romero")]
+romero[["paper", "table", "dataset", "teacher", "student", "method", "value", "verified"]]
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text above and below
+crd_kd = results.cited_gains(cited[cited.paper.str.contains("CRD")], "kd")
+romero_acc = romero.pivot_table(index="dataset", columns="method", values="value")
+prose.glue(crd_fitnets_gain_min=crd["fitnets gain"].min(), crd_fitnets_gain_max=crd["fitnets gain"].max(),
+           crd_fitnets_below=int((crd["fitnets gain"] < 0).sum()), crd_pairs=len(crd),
+           crd_fitnets_over_kd=int(crd.set_index(["table", "teacher", "student"])["fitnets gain"].gt(
+               crd_kd.set_index(["table", "teacher", "student"])["kd gain"]).sum()),
+           romero_c10_fitnets=romero_acc.at["cifar10", "fitnets"], romero_c10_teacher=romero_acc.at["cifar10", "teacher"],
+           romero_c100_fitnets=romero_acc.at["cifar100", "fitnets"], romero_c100_teacher=romero_acc.at["cifar100", "teacher"],
+           romero_vs_teacher="above" if (romero_acc["fitnets"] > romero_acc["teacher"]).all() else "not above")
+
+# %% [markdown]
+# There, with a student thinner but deeper than its teacher, the FitNet ends
+# {glue:text}`romero_vs_teacher` the teacher on both datasets: on CIFAR-10 the FitNet reaches
+# {glue:text}`romero_c10_fitnets:.2f` % and the teacher {glue:text}`romero_c10_teacher:.2f` %, on
+# CIFAR-100 the FitNet {glue:text}`romero_c100_fitnets:.2f` % and the teacher
+# {glue:text}`romero_c100_teacher:.2f` %.

@@ -41,8 +41,9 @@
 # equally), and it average-pools the larger map where sizes differ (the paper max-pools). We
 # implement the official form (`kdsrc.losses.fsp_loss`, `kdsrc.distillers.fsp`); the paper's
 # are `form="paper"` and `pool="max"`. The cpu profile keeps the first stage at 2 epochs before
-# its 10 main epochs, about RepDistiller's share (30 of 240), so the first stage adds 20 % to
-# the main training's epochs ({doc}`../book/reproduce`).
+# its 10 main epochs: it adds {glue:text}`first_stage_share:.0f` % to the main training's
+# epochs, somewhat more than RepDistiller's {glue:text}`paper_first_stage_share:.1f` % (30 of 240)
+# ({doc}`../book/reproduce`).
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
@@ -53,12 +54,45 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import experiment, plots, results
+from kdsrc import examples, experiment, losses, plots, prose, results
 from kdsrc.config import make_config
 
 experiment.use(fresh=fresh_results, stored_only=stored_only)
 fsp_cfg = make_config("fsp", profile)
 data = experiment.dataset_for(fsp_cfg)
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text above
+paper_cfg = make_config("fsp", "paper")
+prose.glue(first_stage_share=100 * fsp_cfg.method_params["init_epochs"] / fsp_cfg.epochs,
+           paper_first_stage_share=100 * paper_cfg.method_params["init_epochs"] / paper_cfg.epochs)
+
+# %% [markdown]
+# ## The loss
+#
+# The FSP matrix and the loss as `kdsrc.losses` computes them, then the loss on one fixed pair of
+# maps for the student and one for the teacher (`kdsrc.examples`: the same float64 numbers on
+# every machine): a first map of $8$ channels of $8$ by $8$, pooled to the $4$ by $4$ of a last
+# map of $16$ channels, so each matrix is $8$ by $16$. The paper's form is the official one
+# times the number of matrix elements ($8 \cdot 16 = 128$); max pooling changes the matrices
+# themselves. A teacher with other channel counts is refused.
+
+# %%
+display(prose.source(losses.fsp_matrix))
+prose.source(losses.fsp_loss)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+student_pair = (examples.feature_map(4, 8, 8, seed=0), examples.feature_map(4, 16, 4, seed=1))
+teacher_pair = (examples.feature_map(4, 8, 8, seed=2), examples.feature_map(4, 16, 4, seed=3))
+print("FSP matrix:", tuple(losses.fsp_matrix(*student_pair).shape))
+for form in ("official", "paper"):
+    for pool in ("avg", "max"):
+        print(f"fsp_loss form={form}, pool={pool}: {losses.fsp_loss([student_pair], [teacher_pair], form=form, pool=pool).item():.6g}")
+try:
+    losses.fsp_loss([student_pair], [(teacher_pair[0], examples.feature_map(4, 32, 4, seed=3))])
+except ValueError as error:
+    print("ValueError:", error)
 
 # %% [markdown]
 # ## What is transferred
@@ -67,8 +101,8 @@ data = experiment.dataset_for(fsp_cfg)
 # of the student trained alone. Rows are the channels of the stage's input, columns those of
 # its output. The two networks have the same widths, so the matrices have the same shape, but
 # an independently trained student orders and uses its channels differently: its matrices
-# share little with the teacher's. The first stage of FSP makes the student's matrices
-# reproduce the teacher's.
+# share little with the teacher's. The first stage of FSP pulls the student's matrices towards
+# the teacher's.
 
 # %%
 teacher = experiment.run(fsp_cfg.teacher_config())
@@ -88,12 +122,19 @@ print(f"first stage: {fsp_cfg.method_params['init_epochs']} epochs on the FSP lo
       f"then {fsp_cfg.epochs} epochs of cross-entropy")
 
 # %% [markdown]
-# The FSP loss during the first stage, per epoch and seed (it falls quickly: the matrices are
-# low-dimensional summaries, easy to match):
+# The FSP loss during the first stage, per epoch and seed. Its mean over seeds falls from
+# {glue:text}`stage_loss_first:.3f` in the first epoch to {glue:text}`stage_loss_last:.3f` in
+# epoch {glue:text}`stage_epochs:d`, {glue:text}`stage_loss_drop:.0f` % lower:
 
 # %%
 # NBVAL_CHECK_OUTPUT
 results.first_stage_table(fsp).round(3)
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text above
+stage_loss = results.first_stage_table(fsp).loc["fsp"].mean(axis=1)
+prose.glue(stage_loss_first=stage_loss.iloc[0], stage_loss_last=stage_loss.iloc[-1], stage_epochs=int(stage_loss.index[-1]),
+           stage_loss_drop=100 * (1 - stage_loss.iloc[-1] / stage_loss.iloc[0]))
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -101,21 +142,37 @@ frame, table = results.compare({"teacher": [teacher], "student alone": alone, "s
                                "student + FSP": fsp})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+wide = frame.pivot(index="seed", columns="run", values="last_acc")
+fsp_gains = wide["student + FSP"] - wide["student alone"]
+prose.glue(fsp_gain=fsp_gains.mean(), fsp_gain_std=fsp_gains.std(), fsp_seeds_up=int((fsp_gains > 0).sum()),
+           seeds_run=len(fsp_gains), fsp_gain_vs_spread="well inside" if abs(fsp_gains.mean()) < fsp_gains.std() / 2
+           else "inside" if abs(fsp_gains.mean()) < fsp_gains.std() else "outside")
+
 # %% [markdown]
-# At our scale FSP leaves the student where it was: the paired gain is well inside the spread
-# between seeds. The first stage makes the student's matrices much closer to the teacher's
-# (the loss falls), but what it transfers, the channel-to-channel correlations of each stage,
-# is then free to drift during the ten cross-entropy epochs that follow, and nothing in the
-# second stage refers to the teacher any more. The CRD paper's FSP gains on CIFAR-100 (below)
-# are of the same size: between −0.4 and +1.1 points.
+# At our scale FSP leaves the student where it was: the paired gain,
+# {glue:text}`fsp_gain:+.2f` ± {glue:text}`fsp_gain_std:.2f` points (positive in
+# {glue:text}`fsp_seeds_up:d` of the {glue:text}`seeds_run:d` seeds), is
+# {glue:text}`fsp_gain_vs_spread` its spread between seeds. The first stage brings the
+# student's matrices closer to the teacher's (the loss falls), but what it transfers, the
+# channel-to-channel correlations of each stage, is then free to drift during the ten
+# cross-entropy epochs that follow, and nothing in the second stage refers to the teacher any
+# more. The CRD paper's FSP gains on CIFAR-100 (below) are small too: between
+# {glue:text}`crd_fsp_gain_min:+.2f` and {glue:text}`crd_fsp_gain_max:+.2f` points over its
+# {glue:text}`crd_fsp_pairs:d` pairs with equal channel counts.
 #
-# What it costs. The main stage of FSP is plain cross-entropy, as cheap as the student alone;
-# the price is the first stage, whose epochs run the teacher on every batch. Seconds per epoch
-# (mean over seeds) of the main training, then of the first stage:
+# What it costs. The main stage of FSP is plain cross-entropy, no dearer than the student
+# alone; the price is the first stage, whose epochs run the teacher on every batch. Seconds per
+# epoch (mean over seeds) of the main training, then of the first stage; in the stored runs a
+# main-stage epoch took {glue:text}`fsp_cost_ratio:.2f` times an epoch of the student alone, a
+# first-stage epoch {glue:text}`fsp_first_stage_ratio:.2f` times:
 
 # %%
 cost = results.cost(frame)
 cost["first stage s/epoch"] = pd.Series({"student + FSP": results.first_stage_seconds(fsp)})
+prose.glue(fsp_cost_ratio=cost.loc["student + FSP", "ratio to alone"],
+           fsp_first_stage_ratio=results.first_stage_seconds(fsp) / cost.loc["student alone", "sec_per_epoch"])
 cost.round(2)
 
 # %% [markdown]
@@ -126,10 +183,28 @@ cost.round(2)
 
 # %%
 cited = pd.concat([results.reference("kd"), results.reference("ild")])
-results.cited_gains(cited[cited.paper.str.contains("CRD")], "fsp")
+crd = results.cited_gains(cited[cited.paper.str.contains("CRD")], "fsp")
+prose.glue(crd_fsp_gain_min=crd["fsp gain"].min(), crd_fsp_gain_max=crd["fsp gain"].max(),
+           crd_fsp_pairs=int(crd["fsp gain"].notna().sum()))
+crd
 
 # %% [markdown]
 # The FSP paper's own tables (its ResNets, trained for fewer epochs than the CRD recipe):
 
 # %%
-cited[cited.paper.str.contains("Yim")][["paper", "table", "dataset", "teacher", "student", "method", "value", "verified"]]
+yim = cited[cited.paper.str.contains("Yim")]
+yim[["paper", "table", "dataset", "teacher", "student", "method", "value", "verified"]]
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+yim_acc = yim.pivot_table(index="dataset", columns="method", values="value")
+yim_gain = yim_acc["fsp"] - yim_acc["student"]
+prose.glue(yim_c10_gain=yim_gain["cifar10"], yim_c100_gain=yim_gain["cifar100"],
+           yim_fsp_vs_fitnets="above" if (yim_acc["fsp"] > yim_acc["fitnets"]).all() else "not above",
+           yim_c100_vs_crd="larger than every" if yim_gain["cifar100"] > crd["fsp gain"].max() else "within the range of")
+
+# %% [markdown]
+# There FSP gains {glue:text}`yim_c10_gain:+.2f` points over the student on CIFAR-10 and
+# {glue:text}`yim_c100_gain:+.2f` on CIFAR-100, {glue:text}`yim_fsp_vs_fitnets` FitNets on both;
+# the CIFAR-100 gain is {glue:text}`yim_c100_vs_crd` FSP gain of the CRD paper, whose students
+# train for longer.

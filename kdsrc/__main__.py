@@ -103,6 +103,9 @@ def _reproduce(args) -> None:
     if not args.dry_run and runs and runs[0].dataset != "fashion_mnist" and runs[0].data_root is None:
         raise ValueError("--data-root: a torchvision root holding cifar-100-python/ is needed to train "
                          "(--dry-run prints the plan without it)")
+    missing = reproduce.missing_data(runs)
+    if missing and not args.dry_run:  # before anything is printed, trained or written
+        raise ValueError(f"--data-root: {missing}")
     status = reproduce.status(runs, root)
     counts = status.state.value_counts()
     print(f"plan: {len(runs)} runs of the {runs[0].profile} profile, teachers first; "
@@ -112,6 +115,8 @@ def _reproduce(args) -> None:
         print(f"skipped: {row.method} {row.teacher} -> {row.student} ({row.table}): {row.reason}")
     if args.dry_run:
         print(status.drop(columns=["epochs", "init_epochs"]).to_string())
+        if missing:  # the plan is shown all the same: a dry run is for looking
+            raise ValueError(f"--data-root: {missing}")
     else:
         reproduce.reproduce(runs, args.device, root)
 

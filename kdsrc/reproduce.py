@@ -6,10 +6,12 @@ book's methods and the student alone, every teacher first; :func:`reproduce` run
 through :func:`kdsrc.experiment.run`, so every run is cached, resumes from its checkpoint and is
 stored with its full provenance; :func:`status` says which are stored, in progress or missing.
 """
+from pathlib import Path
 from typing import Iterable, NamedTuple
 
 import pandas as pd
 import torch
+from torchvision import datasets
 
 from . import experiment, results
 from .config import ConfigError, RunConfig, make_config
@@ -133,6 +135,24 @@ def skipped(pairs="all", methods="all", profile: str = "paper", **overrides) -> 
     rows = [{"table": pair.table, "teacher": pair.teacher, "student": pair.student, "method": method, "reason": reason}
             for pair, method, _, reason in _configs(pairs, methods, 1, profile, overrides) if reason is not None]
     return pd.DataFrame(rows, columns=["table", "teacher", "student", "method", "reason"])
+
+
+CIFAR = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}
+
+
+def missing_data(runs: list[RunConfig]) -> str | None:
+    """What a plan's CIFAR runs look for under their ``data_root`` and do not find (a torchvision root
+    holding ``cifar-100-python/train``, for CIFAR-100), in one sentence; None when it is there, when
+    no root is given, or when the runs need none (Fashion-MNIST). Only the file's presence is checked:
+    its checksum is torchvision's to verify when a run loads it."""
+    for cfg in runs:
+        if cfg.dataset in CIFAR and cfg.data_root is not None:
+            cls = CIFAR[cfg.dataset]
+            wanted = Path(cls.base_folder) / cls.train_list[0][0]
+            if not (Path(cfg.data_root) / wanted).is_file():
+                return (f"{cfg.data_root} holds no {wanted.as_posix()}; looked for a torchvision root holding "
+                        f"{cls.base_folder}/ ({cfg.dataset}'s python archive, unpacked)")
+    return None
 
 
 def _teacher_ids(runs: list[RunConfig]) -> set[str]:

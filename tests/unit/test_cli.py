@@ -131,3 +131,36 @@ def test_bench_bad_parameter_is_one_line_naming_it_and_writes_nothing(tmp_path, 
     proc = kdsrc("bench", *args, "--costs", "--results", tmp_path / "results")
     assert_one_line_error(proc, name)
     assert files_under(tmp_path / "results") == []
+
+
+REPRODUCE_SMALL = ["reproduce", "--pairs", "resnet56:resnet20", "--methods", "vanilla,kd", "--seeds", "1"]
+
+
+@pytest.mark.parametrize("how", ["flag", "set"])
+def test_reproduce_dry_run_without_cifar_shows_the_plan_then_one_line_naming_data_root(tmp_path, how):
+    empty = tmp_path / "no-cifar"
+    empty.mkdir()
+    root = ["--data-root", empty] if how == "flag" else ["--set", f"data_root={empty}"]
+    proc = kdsrc(*REPRODUCE_SMALL, *root, "--dry-run", "--results", tmp_path / "results")
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "--data-root")
+    assert f"{empty} holds no cifar-100-python/train" in proc.stderr
+    assert proc.stdout.startswith("plan: 3 runs of the paper profile") and "run_id" in proc.stdout
+    assert files_under(tmp_path) == []
+
+
+def test_reproduce_without_cifar_fails_in_one_line_before_printing_or_writing(tmp_path):
+    empty = tmp_path / "no-cifar"
+    empty.mkdir()
+    proc = kdsrc(*REPRODUCE_SMALL, "--data-root", empty, "--device", "cpu", "--results", tmp_path / "results")
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "--data-root")
+    assert "cifar-100-python/train" in proc.stderr and proc.stdout == ""
+    assert files_under(tmp_path) == []
+
+
+def test_reproduce_dry_run_with_a_cifar_root_exits_zero(cifar_root, tmp_path):
+    proc = kdsrc(*REPRODUCE_SMALL, "--data-root", cifar_root, "--dry-run", "--results", tmp_path / "results")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and proc.stdout.startswith("plan: 3 runs")
+    assert not (tmp_path / "results").exists()

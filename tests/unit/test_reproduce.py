@@ -8,8 +8,8 @@ from kdsrc.__main__ import main
 from kdsrc.config import ConfigError, make_config
 from kdsrc.data import STATS, Dataset, Split, to_model_input
 from kdsrc.models import build_model
-from kdsrc.reproduce import (DEFAULT_METHODS, SKIPPED, TABLES, pairs_from, plan, progress, reproduce, skipped,
-                             status, stored_runs)
+from kdsrc.reproduce import (DEFAULT_METHODS, SKIPPED, TABLES, missing_data, pairs_from, plan, progress, reproduce,
+                             skipped, status, stored_runs)
 
 TEACHERS = ["wrn_40_2", "resnet56", "resnet110", "resnet32x4", "vgg13", "ResNet50"]
 
@@ -139,6 +139,17 @@ def test_cli_bad_value_exits_2_with_one_line_naming_it(tmp_path, capsys, args, n
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith(f"kdsrc: error: {name}:")
     assert not list(tmp_path.iterdir())
+
+
+def test_missing_data_names_the_file_a_torchvision_root_holds(cifar_root, tmp_path):
+    small = ("resnet56:resnet20", ["vanilla"], 1)
+    assert missing_data(plan(*small, data_root=str(cifar_root))) is None
+    assert missing_data(plan(*small)) is None  # no root given: the CLI's own error, or a dry run
+    assert missing_data(plan(*small, profile="cpu", data_root=str(tmp_path / "nowhere"))) is None  # Fashion-MNIST
+    why = missing_data(plan(*small, data_root=str(tmp_path / "nowhere")))
+    assert why.startswith(f"{tmp_path / 'nowhere'} holds no cifar-100-python/train;")
+    assert missing_data(plan(*small, dataset="cifar10", data_root=str(cifar_root))).startswith(
+        f"{cifar_root} holds no cifar-10-batches-py/data_batch_1;")
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(

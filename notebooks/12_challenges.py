@@ -40,11 +40,12 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import experiment, results
+from kdsrc import experiment, prose, results
 from kdsrc.config import from_dict, make_config
+from kdsrc.distillers import METHODS
 
 pd.set_option("display.max_colwidth", 400)  # the reordered pairs in full
-experiment.use(fresh=fresh_results, stored_only=stored_only)
+root = experiment.use(fresh=fresh_results, stored_only=stored_only)
 kd_cfg = make_config("kd", profile)
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 distilled = experiment.run_seeds(kd_cfg, seeds)
@@ -70,14 +71,38 @@ table["epochs"] = [group[0]["config"]["epochs"] for group in groups]
 print(f"teacher {teacher['config']['model']}: {teacher['last_test_acc']:.2f} % test accuracy")
 table[["run", "n", "training images", "epochs", "last acc (%)", "paired gain over alone"]]
 
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+def difference(frame, run, base):
+    """``run``'s last-epoch accuracy minus ``base``'s, seed by seed."""
+    wide = frame.pivot(index="seed", columns="run", values="last_acc")
+    return wide[run] - wide[base]
+
+
+def every_seed(values, words="on every seed"):
+    return words if (values > 0).all() else "not on every seed"
+
+
+costs = results.method_costs_frame(experiment.method_costs(profile)).set_index("method")
+kd_gain = difference(frame, "resnet8 + KD, transfer set", "resnet8 alone, transfer set")
+mean_acc = frame.groupby("run", sort=False).last_acc.mean()
+alone_acc, kd_acc = mean_acc["resnet8 alone, transfer set"], mean_acc["resnet8 + KD, transfer set"]
+prose.glue(kd_x=costs.at["kd", "epoch time × alone"], kd_gain=kd_gain.mean(), kd_gain_std=kd_gain.std(),
+           kd_every_seed=every_seed(kd_gain), all_labels_acc=all_labels["last_test_acc"],
+           all_labels_over_kd=all_labels["last_test_acc"] - kd_acc, alone_acc=alone_acc,
+           share_of_the_way=(kd_acc - alone_acc) / (all_labels["last_test_acc"] - alone_acc))
+
 # %% [markdown]
 # **Yes, when the student cannot see what the teacher saw.** With the teacher's logits cached,
-# KD costs what training the student alone costs per epoch (chapter 10's benchmark: 1.01
-# times) and adds $3.6 \pm 0.4$ points, on every seed; only SRRL (+4.0) and FitNets with its
-# stage-3 hint (+5.7) gain more in this book. But the same resnet8 trained on all 60 000
-# labelled images (one seed; its paired gain is that seed's) reaches 87.9 %, five points above
-# the distilled student: distillation moved the student about 40 %
-# of the way from 78.9 % towards what the labels themselves could give it. KD is worth it where
+# KD costs what training the student alone costs per epoch (chapter 10's benchmark:
+# {glue:text}`kd_x:.2f` times) and adds {glue:text}`kd_gain:+.2f` ± {glue:text}`kd_gain_std:.2f`
+# points, {glue:text}`kd_every_seed`; of chapter 10's thirteen rows (section 6 below) only
+# {glue:text}`rows_above_kd` gain more. But the same resnet8 trained on all 60 000 labelled
+# images (one seed; its paired gain is that seed's) reaches {glue:text}`all_labels_acc:.2f` %,
+# {glue:text}`all_labels_over_kd:.2f` points above the distilled student: distillation moved the
+# student {glue:text}`share_of_the_way:.0%` of the way from {glue:text}`alone_acc:.2f` % towards
+# what the labels themselves could give it. KD is worth it where
 # this book's setup puts it: the teacher exists, the student must learn from a smaller or
 # unlabelled transfer set, or the student's own training budget is small. Where the labels and
 # the compute are there, train the student on them first, and distil on top.
@@ -86,7 +111,7 @@ table[["run", "n", "training images", "epochs", "last acc (%)", "paired gain ove
 # ## 2. Picking the temperature and the weights
 #
 # Chapter 2's two sweeps, one seed each (seed 0), beside the seed spread of the default
-# setting ($T = 4$, weights 0.1 and 0.9), which is the scale a difference must beat.
+# setting ($T = 4$, `ce_weight=0.1`, `kd_weight=0.9`), which is the scale a difference must beat.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -99,16 +124,33 @@ print(f"student alone, seed 0: {alone[0]['last_test_acc']:.2f} %; "
       f"default KD over {len(distilled)} seeds: std {default_std:.2f} points")
 sweep_frame[["run", "last_acc", "best_acc"]]
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+sweep_acc = sweep_frame.set_index("run").last_acc
+t_acc = sweep_acc[list(t_runs)]
+t_gain = t_acc - alone[0]["last_test_acc"]
+best_t = t_acc.idxmax()
+w_acc = sweep_acc[list(w_runs)]
+prose.glue(t1_gain=t_gain.iloc[0], t_rest_gain_low=t_gain.iloc[1:].min(), t_rest_gain_high=t_gain.iloc[1:].max(),
+           best_t=best_t, best_t_over_2=t_acc[best_t] - t_acc.get("T = 2", float("nan")),
+           best_t_over_8=t_acc[best_t] - t_acc.get("T = 8", float("nan")),
+           best_t_over_2_stds=(t_acc[best_t] - t_acc.get("T = 2", float("nan"))) / default_std,
+           best_t_over_8_stds=(t_acc[best_t] - t_acc.get("T = 8", float("nan"))) / default_std,
+           weights_range=w_acc.max() - w_acc.min(), weights_range_stds=(w_acc.max() - w_acc.min()) / default_std)
+
 # %% [markdown]
 # **The temperature matters; the weights, within reason, do not.** At $T = 1$ the soft targets
-# are nearly the hard labels and KD gains under a point over the student alone; from $T = 2$ on
-# it gains 2.9 to 3.8 points. $T = 4$ is the best point, a point above $T = 2$ (four seed
-# standard deviations) and 0.7 above $T = 8$ (three, but from one seed per point). The three
-# weightings, from mostly soft (0.1, 0.9) to soft only (0, 1), lie within 0.44 points, about two
-# standard deviations of a single seed: no reason here to move off the common default. The
-# practical recipe: start at $T = 4$ with most of the weight on the soft term; sweep $T$ over 2
-# to 8 if the budget allows, and give the sweep's winner several seeds before believing a gap of
-# less than a point.
+# are nearly the hard labels and KD gains only {glue:text}`t1_gain:+.2f` points over the student
+# alone (seed 0); from $T = 2$ on it gains {glue:text}`t_rest_gain_low:.2f` to
+# {glue:text}`t_rest_gain_high:.2f` points. {glue:text}`best_t` is the best point,
+# {glue:text}`best_t_over_2:.2f` points above $T = 2$ ({glue:text}`best_t_over_2_stds:.1f` seed
+# standard deviations) and {glue:text}`best_t_over_8:.2f` above $T = 8$
+# ({glue:text}`best_t_over_8_stds:.1f`, but from one seed per point). The three weightings, from
+# mostly soft `(0.1, 0.9)` to soft only `(0, 1)`, lie within {glue:text}`weights_range:.2f`
+# points, {glue:text}`weights_range_stds:.1f` standard deviations of a single seed: no reason here
+# to move off the common default. The practical recipe: start at $T = 4$ with most of the weight
+# on the soft term; sweep $T$ over 2 to 8 if the budget allows, and give the sweep's winner
+# several seeds before believing a gap of a few seed standard deviations or less.
 
 # %% [markdown]
 # ## 3. How big a teacher?
@@ -128,11 +170,24 @@ gap_table.insert(1, "teacher acc (%)", [group[0]["teacher_test_acc"] for group i
 gap_table[["run", "teacher acc (%)", "n", "last acc (%)", "paired gain over alone"]].rename(
     columns={"run": "teacher", "paired gain over alone": "paired gain over resnet8 teacher"})
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+gap_acc = gap_frame.groupby("run", sort=False).last_acc.mean()
+r14_minus_r8 = difference(gap_frame, "resnet14 (the book's)", "resnet8")
+prose.glue(teacher_gap=gap["resnet14 (the book's)"][0]["teacher_test_acc"] - gap["resnet8"][0]["teacher_test_acc"],
+           r14_gain=r14_minus_r8.mean(), r14_gain_std=r14_minus_r8.std(),
+           r20_worse=every_seed(-difference(gap_frame, "resnet20", "resnet8")),
+           best_teacher=gap_acc.idxmax(), best_teacher_acc=gap[gap_acc.idxmax()][0]["teacher_test_acc"],
+           resnet8_teacher_acc=gap["resnet8"][0]["teacher_test_acc"])
+
 # %% [markdown]
-# **A more accurate teacher is not a better one.** The resnet14 is 2.6 points more accurate
-# than the resnet8 and its students are no better (within the spread); the resnet20, as
-# accurate as the resnet14, makes them worse on every seed. Four resnet8 teachers averaged do
-# best, at little more than one teacher's accuracy. Chapter 11 shows why from the students'
+# **A more accurate teacher is not a better one.** The resnet14 is
+# {glue:text}`teacher_gap:.2f` points more accurate than the resnet8 and its students are no
+# better ({glue:text}`r14_gain:+.2f` ± {glue:text}`r14_gain_std:.2f` points, within the spread);
+# the resnet20, as accurate as the resnet14, makes them worse {glue:text}`r20_worse`. The best
+# teacher here is {glue:text}`best_teacher`, at little more than one resnet8's accuracy
+# ({glue:text}`best_teacher_acc:.2f` % against {glue:text}`resnet8_teacher_acc:.2f` %). Chapter
+# 11 shows why from the students'
 # side: they fit the larger teachers' soft targets less and less well. Choose the teacher for
 # how well the student can follow it: a teacher close to the student's size, or an ensemble of
 # them, before a bigger one. The published capacity-gap studies find the same on CIFAR and
@@ -155,19 +210,46 @@ print(f"{cache_bench['student']} student, {cache_bench['teacher']} teacher, {cac
       f"{cache_bench['hardware']['cpu']}, {cache_bench['threads']} threads")
 
 # %%
-results.teacher_cache_table(cache_bench, epochs=kd_cfg.epochs)
+cache_table = results.teacher_cache_table(cache_bench, epochs=kd_cfg.epochs)
+cache_table
+
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+stored = [results.read_run(path) for path in sorted((root / "runs" / profile).glob("*/*.json"))]
+
+
+def reads_the_cache(run):
+    """Whether ``run``'s loss read the book teacher's cached logits."""
+    cfg = from_dict(run["config"])
+    return (run["teacher_run_id"] == teacher["run_id"] and cfg.teacher_ensemble == 1 and cfg.teacher_cache
+            and cfg.mixing == "none" and getattr(METHODS[cfg.method], "caches_teacher_logits", False)
+            and cfg.method_params.get("kd_weight", 1) > 0)
+
+
+readers = pd.Series([run["config"]["method"] for run in stored if reads_the_cache(run)]).value_counts()
+on_the_fly = cache_bench["train_images"] / cache_bench["kd_on_the_fly_img_s"] * kd_cfg.epochs
+prose.glue(cache_views=cache_bench["cache_build_seconds"] / on_the_fly, cache_readers=int(readers.sum()),
+           **{f"cache_readers_{method}": int(readers.get(method, 0)) for method in ("kd", "dhkd", "ce_binary_kl", "ab")},
+           cached_x=cache_table.at["KD, cached teacher logits", "× alone"],
+           on_the_fly_x=cache_table.at["KD, teacher on every batch", "× alone"],
+           feature_x_low=costs.loc[["fitnets", "at", "srrl"], "epoch time × alone"].min(),
+           feature_x_high=costs.loc[["fitnets", "at", "srrl"], "epoch time × alone"].max())
 
 # %% [markdown]
 # Building the cache evaluates the teacher on all 50 views of the 5 000 images once, five times
-# the images a 10-epoch run shows it, and takes as long as the training of two such runs with
-# the teacher on every batch. It has paid for itself after the number of runs above; the book's
-# resnet14 cache is read by 31 stored runs (8 KD, 10 DHKD, 7 CE + BinaryKL and the 6 AB runs,
-# whose main stage is KD). The numbers to remember: KD from a cache costs what training the
-# student alone costs; KD with the teacher on every batch costs 1.6 times as much here, and more
-# the bigger the teacher. A cache cannot serve augmentations it has not seen: mixup and CutMix
-# (chapter 11) make new images every batch, so the teacher runs on every batch again; neither
-# can it serve methods that need the teacher's feature maps (FitNets, AT, SRRL: 1.6 to 1.8 times
-# the epoch, chapter 10).
+# the images a 10-epoch run shows it, and takes as long as the training of
+# {glue:text}`cache_views:.1f` such runs with the teacher on every batch. It has paid for itself
+# after the number of runs above; the book's resnet14 cache is read by
+# {glue:text}`cache_readers` stored runs ({glue:text}`cache_readers_kd` KD,
+# {glue:text}`cache_readers_dhkd` DHKD, {glue:text}`cache_readers_ce_binary_kl` CE + BinaryKL and
+# the {glue:text}`cache_readers_ab` AB runs of the official recipe, whose main stage is KD;
+# RepDistiller's AB recipe has no KD term). The numbers to remember: KD from a cache costs what
+# training the student alone costs ({glue:text}`cached_x:.2f` times); KD with the teacher on
+# every batch costs {glue:text}`on_the_fly_x:.2f` times as much here, and more the bigger the
+# teacher. A cache cannot serve augmentations it has not seen: mixup and CutMix (chapter 11)
+# make new images every batch, so the teacher runs on every batch again; neither can it serve
+# methods that need the teacher's feature maps (FitNets, AT, SRRL: {glue:text}`feature_x_low:.2f`
+# to {glue:text}`feature_x_high:.2f` times the epoch, chapter 10).
 
 # %% [markdown]
 # ## 5. The challenges of intermediate-layer distillation
@@ -186,22 +268,44 @@ ild[["run", "last acc (%)", "paired gain over alone", "first-stage epochs", "ext
 # %%
 ild[["run", "epoch time × alone", "first-stage epoch × alone", "peak memory above start (MB)"]]
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+layers = {"FitNets, stage 1": experiment.run_seeds(make_config("fitnets", profile, hint_layer=1), seeds),
+          "FitNets, stage 3": experiment.run_seeds(make_config("fitnets", profile, hint_layer=3), seeds),
+          "AT, stage 3": experiment.run_seeds(make_config("at", profile, layers=(3,)), seeds)}
+layer_frame = results.compare({"student alone": alone, "KD": distilled, **layers})[0]
+memory = costs["peak memory above start (MB)"]
+prose.glue(fitnets1_gain=difference(layer_frame, "FitNets, stage 1", "student alone").mean(),
+           fitnets3_gain=difference(layer_frame, "FitNets, stage 3", "student alone").mean(),
+           at_last_gain=difference(layer_frame, "AT, stage 3", "student alone").mean(),
+           fitnets_x=costs.at["fitnets", "epoch time × alone"], at_x=costs.at["at", "epoch time × alone"],
+           first_x_low=costs.loc[["fsp", "ab"], "first-stage epoch × alone"].min(),
+           first_x_high=costs.loc[["fsp", "ab"], "first-stage epoch × alone"].max(),
+           at_memory=memory["at"], ab_memory=memory["ab"], alone_memory=memory["vanilla"],
+           ild_above_kd=", ".join(ild.run[(ild.last_mean > ild.set_index("run").at["KD", "last_mean"])
+                                          & ~ild.run.isin(["student alone", "KD"])]) or "none")
+
 # %% [markdown]
-# - **Layer selection decides the outcome.** FitNets' gain runs from +1.5 (hint at stage 1) to
-#   +5.7 points (stage 3, the best result in the book), and attention transfer on the last
-#   stage alone ends below the student alone (chapter 7). The methods' default layers are
+# - **Layer selection decides the outcome.** FitNets' gain runs from
+#   {glue:text}`fitnets1_gain:+.2f` (hint at stage 1) to {glue:text}`fitnets3_gain:+.2f` points
+#   (stage 3, the best result at the book's 10-epoch budget), and attention transfer on the last
+#   stage alone ends below the student alone ({glue:text}`at_last_gain:+.2f` points, chapter 7).
+#   The methods' default layers are
 #   conventions; treat the layer as a hyperparameter worth a small sweep.
 # - **Overhead is real and not only time.** Every ILD method needs the teacher's feature maps on
-#   every batch, so none can use the logit cache: FitNets and AT take 1.6 times the student's
-#   epoch, FSP and AB add a first stage at 1.7 to 1.9 times, and AT and AB hold about 300 MB
-#   of extra memory where the student alone needs 200.
+#   every batch, so none can use the logit cache: FitNets and AT take {glue:text}`fitnets_x:.2f`
+#   and {glue:text}`at_x:.2f` times the student's epoch, FSP and AB add a first stage at
+#   {glue:text}`first_x_low:.2f` to {glue:text}`first_x_high:.2f` times, and AT and AB hold
+#   {glue:text}`at_memory:.0f` and {glue:text}`ab_memory:.0f` MB of extra memory where the
+#   student alone needs {glue:text}`alone_memory:.0f`.
 # - **Compatibility limits the pairs.** FitNets needs a trained connector whose size grows with
 #   the maps' channels, FSP and AB compare stage with stage, and some pairings are refused
 #   outright (a student map smaller than the teacher's cannot be regressed onto it); chapter
 #   7's compatibility table lists what each method accepts.
 #
-# At this scale the plain logits carry more than most intermediate layers do: only FitNets
-# beats KD, and only with the right layer.
+# At this scale the plain logits carry more than most intermediate layers do: of the four ILD
+# methods with their default layers, {glue:text}`ild_above_kd` beats KD, and FitNets does only
+# with the right layer.
 
 # %% [markdown]
 # ## 6. Seeds, and the last or the best epoch
@@ -251,17 +355,38 @@ for a, b in close:
 print("best epoch of each run (rows) and seed (columns):")
 table_frame.pivot(index="run", columns="seed", values="best_epoch").loc[list(table_runs)]
 
+# %% tags=["remove-cell"]
+# (hidden in the book) the numbers of the text below
+reordered = results.reordered_pairs(ranks).set_index("ranking")
+by_seed = reordered.filter(like="last epoch", axis=0).drop("mean, last epoch", errors="ignore")
+worst = by_seed["pairs in another order"].idxmax()
+close_pairs = {frozenset(pair) for pair in close}
+worst_pairs = [frozenset(pair.split(" / ")) for pair in reordered.at[worst, "which"].split("; ") if pair]
+table_gain = {run: difference(table_frame, run, "student alone").mean() for run in table_runs if run != "student alone"}
+best_epoch_reorders = int(reordered.at["mean, best epoch", "pairs in another order"])
+prose.glue(best_epoch_reorders="no pair" if best_epoch_reorders == 0 else f"{best_epoch_reorders} pairs",
+           runs_in_table=len(table_frame),
+           early_peaks=int((table_frame.best_epoch < table_frame.epochs - 1).sum()),
+           largest_best_minus_last=(table_frame.best_acc - table_frame.last_acc).max(),
+           seed_reorders_share=by_seed["share of pairs"].max(), seed_reorders=int(by_seed.at[worst, "pairs in another order"]),
+           pairs=len(ranks) * (len(ranks) - 1) // 2, worst_seed=worst.split(",")[0],
+           worst_seed_close=sum(pair in close_pairs for pair in worst_pairs),
+           rows_above_kd="; ".join(f"{run} ({gain:+.2f})" for run, gain in table_gain.items() if gain > table_gain["KD"]))
+
 # %% [markdown]
 # **The seed matters; the last-or-best choice, here, does not.** Reporting the best epoch
-# instead of the last reorders no pair: with a cosine schedule that ends at a learning rate of
-# zero, all but two of the 39 runs peak in their last two epochs, and the two figures differ
-# by a few tenths at most.
-# A schedule that ends at a higher learning rate lets the test accuracy wander between epochs,
-# and there the best epoch can flatter a method by picking its luckiest evaluation of the test
-# set; our runs do not measure how much. A single seed is another matter: one seed's table reorders up to an eighth of
-# the pairs of the mean's (10 of 78 for seed 0), and most of the pairs it reorders are the
-# close ones listed above: KD, SRRL and DHKD among themselves, and FSP against the student
-# alone. What we do
+# instead of the last reorders {glue:text}`best_epoch_reorders`: with a cosine schedule
+# that ends at a learning rate of zero, all but {glue:text}`early_peaks` of the
+# {glue:text}`runs_in_table` runs peak in their last two epochs, and the two figures differ by
+# {glue:text}`largest_best_minus_last:.2f` points at most. A schedule that ends at a higher
+# learning rate lets the test accuracy wander between epochs, and there the best epoch can
+# flatter a method by picking its luckiest evaluation of the test set; our runs do not measure
+# how much. A single seed is another matter: one seed's table reorders up to
+# {glue:text}`seed_reorders_share:.0%` of the pairs of the mean's ({glue:text}`seed_reorders` of
+# {glue:text}`pairs` for {glue:text}`worst_seed`), and {glue:text}`worst_seed_close` of the pairs
+# it reorders are close ones listed above, most of them among the logit-level rows (KD, SRRL,
+# DHKD, the single-head CE + BinaryKL and their variants), and FSP against the student alone.
+# What we do
 # throughout the book, and recommend: report the last epoch, the mean and standard deviation
 # over at least three seeds, and paired differences when two methods share seeds; and do not
 # rank two rows whose means are closer than their spread.

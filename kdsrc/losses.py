@@ -201,8 +201,8 @@ def srrl_losses(student_feat: torch.Tensor, teacher_feat: torch.Tensor, teacher_
 def _clamped_log_sigmoids(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``log p`` and ``log(1 - p)`` for ``p = clamp(sigmoid(x), eps, 1 - eps)``, computed in log
     space so that neither becomes ``-inf`` (the clamp in probability space rounds ``1 - 1e-8`` to 1
-    in float32, hence ``log(0)``)."""
-    x = x.float()
+    in float32, hence ``log(0)``); in the precision of ``x`` (:func:`in_fp32` has cast half
+    precision up)."""
     if eps == 0:
         return F.logsigmoid(x), F.logsigmoid(-x)
     low, high = math.log(eps), math.log1p(-eps)

@@ -137,8 +137,6 @@ prose.source(losses.binary_kl_norm)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-# the binary losses compute in float32 whatever their input (kdsrc.losses), KD and the log-cosh form in
-# float64; on these inputs every float32 value lies far enough from a six-digit rounding boundary
 student, teacher = examples.logits(seed=5), examples.logits(seed=6)  # [4, 10], uniform in [-5, 5]
 print(f"{'T':>2}{'shift':>7}{'BinaryKL':>11}{'BinaryKL-Norm':>15}{'log-cosh form':>15}{'KD':>10}")
 for temperature in (1, 2, 4):

@@ -146,7 +146,8 @@ def test_pull_requests_run_make_test_with_pip_cached():
     assert "pull_request" in workflow["on"]
     (job,) = workflow["jobs"].values()
     assert _runs(job)[-1] == "make test"
-    assert _setup_python(job) == {"python-version": "3.11", "cache": "pip", "cache-dependency-path": "pyproject.toml"}
+    assert _setup_python(job) == {"python-version": "3.11", "cache": "pip", "cache-dependency-path": "pyproject.toml\nMakefile\n"}
+    assert "--index-url https://download.pytorch.org/whl/cpu" in job["env"]["TORCH_PINS"]
 
 
 def test_pushes_to_main_build_the_book_and_deploy_it_to_pages():

@@ -3,8 +3,8 @@
 Without ``GITHUB_REPOSITORY`` in the environment, TARGET is a copy of SOURCE: a reader's own build
 has no repository buttons, and ``_config.yml`` names no repository. With it (GitHub Actions sets it
 to ``owner/name``), the copy also gets ``repository.url`` for that repository, the branch being built
-(``GITHUB_HEAD_REF`` on a pull request, else ``GITHUB_REF_NAME``, else ``main``) and the repository
-and issue buttons on every page.
+(``GITHUB_HEAD_REF`` on a pull request, else ``GITHUB_REF_NAME``, else ``main``), the repository
+and issue buttons on every page, and the clone address the landing page names (``clone_url``).
 
 No launch buttons (Binder, Colab) and no edit button: the chapters import ``kdsrc``, which neither
 service installs from this repository, and a chapter's source is its jupytext ``.py`` file, not the
@@ -31,7 +31,10 @@ def staged(config: dict, env) -> dict:
     return {**config,
             "repository": {"url": f"https://github.com/{name}", "path_to_book": "", "branch": branch},
             "html": {**config.get("html", {}), "use_repository_button": True, "use_issues_button": True,
-                     "use_edit_page_button": False}}
+                     "use_edit_page_button": False},
+            "parse": {**config.get("parse", {}), "myst_substitutions": {
+                **config.get("parse", {}).get("myst_substitutions", {}),
+                "clone_url": f"https://github.com/{name}.git"}}}
 
 
 def main(argv: list[str]) -> int:

@@ -93,7 +93,10 @@ def test_staged_config_takes_the_repository_from_GITHUB_REPOSITORY(tmp_path):
     source, staged = (yaml.safe_load(path.read_text()) for path in (ROOT / "_config.yml", tmp_path / "_config.yml"))
     assert staged["repository"] == {"url": "https://github.com/someone/kd-fork", "path_to_book": "", "branch": "main"}
     assert staged["html"]["use_repository_button"] and staged["html"]["use_issues_button"]
-    assert {k: v for k, v in staged.items() if k not in ("repository", "html")} == source
+    assert staged["parse"]["myst_substitutions"]["clone_url"] == "https://github.com/someone/kd-fork.git"
+    assert {**staged["parse"], "myst_substitutions": source["parse"]["myst_substitutions"]} == source["parse"]
+    assert {k: v for k, v in staged.items() if k not in ("repository", "html", "parse")} == \
+        {k: v for k, v in source.items() if k != "parse"}
     options = _theme_options(tmp_path)
     assert "'repository_url': 'https://github.com/someone/kd-fork'" in options
     assert "'use_repository_button': True" in options and "'use_issues_button': True" in options

@@ -217,7 +217,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(dataset="fashion_mnist", train_subset=1000, test_subset=500, epochs=3, batch_size=64,
                   model="resnet8", teacher="resnet14", teacher_epochs=3, teacher_train_subset=2000,
                   teacher_cache=False),
-    # The published book (book/reproduce.md says why): the teacher trained once on all 60k
+    # The published book (book/reproduce.py says why): the teacher trained once on all 60k
     # Fashion-MNIST images, the student on a 5k class-balanced subset, the full 10k test set.
     "cpu": dict(dataset="fashion_mnist", train_subset=5000, epochs=10, model="resnet8",
                 teacher="resnet14", teacher_epochs=3, teacher_train_subset=None),
@@ -231,7 +231,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 # Method parameters a profile sets apart from the method's own (paper-recipe) defaults. The
 # two-stage methods' first stage is 30 epochs in RepDistiller's 240-epoch recipe (1/8 of the
-# main training); the cpu profile keeps a similar share of its 10 epochs (book/reproduce.md).
+# main training); the cpu profile keeps a similar share of its 10 epochs (book/reproduce.py).
 METHOD_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {"fsp": dict(init_epochs=1), "ab": dict(init_epochs=1)},
     "cpu": {"fsp": dict(init_epochs=2), "ab": dict(init_epochs=2)},

@@ -6,9 +6,11 @@ a different summation order (a compiled kernel, another memory format, another C
 or thread count) moves its test accuracy on 500 images by a few points. So each comparison is of
 means over ``SEEDS`` student initialisations: the train loss of every epoch, relative, and the test
 accuracy averaged over the epochs too, in points. The bands were chosen from the largest
-differences measured (``MEASURED``) between the plain path and each variant under three settings
-of the same machine (AVX-512 kernels with 2 threads; AVX2 kernels with 2 threads; the plain
-kernels with oneDNN capped at SSE4.1 and 1 thread), times ``MARGIN``, never below ``FLOOR``:
+differences measured (``MEASURED``) on an AMD EPYC with AVX-512, with its default kernels and 2
+threads and with the plain kernels (``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41``) and 1
+thread, between the plain path and each variant and between the plain path under the two settings
+(a rounding change of either kind moves these short runs alike), times ``MARGIN``, never below
+``FLOOR``:
 
 - channels-last alone and ``torch.compile`` alone keep fp32 arithmetic ("exact");
 - bfloat16 autocast (with channels-last) rounds every convolution ("bf16").
@@ -27,10 +29,16 @@ from kdsrc.models import build_model
 from kdsrc.train import fit
 
 SEEDS = (1, 2)
-MEASURED = {("exact", "loss"): None, ("exact", "accuracy"): None, ("bf16", "loss"): None, ("bf16", "accuracy"): None}
-MARGIN = 1.5
+# the largest differences measured (tests/unit/data/fast_path_spread.json). "exact": the larger of a
+# variant against the plain path on one setting and of the plain path on one setting against the
+# other (AT: 0.0071 and 0.75 points between the AVX-512 and the plain SSE4.1 kernels; channels-last
+# alone gave identical numbers on this CPU, compile 0.0008 and 0.5 points). "bf16": bf16 autocast
+# against the plain path (AT's loss, vanilla's accuracy), with the vector kernels only (CI does not
+# run bf16 on the plain ones)
+MEASURED = {("exact", "loss"): 0.0071, ("exact", "accuracy"): 0.75, ("bf16", "loss"): 0.0137, ("bf16", "accuracy"): 1.1}
+MARGIN = 2.0  # two settings of one machine measured: room for the kernels of others
 FLOOR = {"loss": 0.005, "accuracy": 1.0}
-BAND = {key: max(FLOOR[key[1]], MARGIN * (value or 0.0)) for key, value in MEASURED.items()}
+BAND = {key: max(FLOOR[key[1]], MARGIN * value) for key, value in MEASURED.items()}
 
 
 def test_auto_precision_is_fp32_on_a_cpu_and_explicit_values_stand():

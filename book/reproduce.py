@@ -494,7 +494,7 @@ moved[["method", "seed", "setting", "stored on", "retrained on", "stored last ac
 # the `smoke` profile, the fast-path equivalence) is compared with stored references within bands
 # chosen from the largest differences measured between CPU kernels and thread counts, written in
 # `tests/test_smoke_chapters.py` and `tests/unit/test_fast_path.py` beside the measurements. The
-# smoke runs, a few hundred steps each, are far more chaotic than the book's: between two kernel
+# smoke runs, a few dozen SGD steps each, are far more chaotic than the book's: between two kernel
 # settings one of them moved by {glue:text}`smoke_run_move:.1f` points of test accuracy and a
 # chapter's mean by {glue:text}`smoke_chapter_move:.1f`, so those bands only catch a broken run;
 # the first epoch's losses moved least (KD's distillation term by

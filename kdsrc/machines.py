@@ -28,8 +28,8 @@ def machine_path(cfg: RunConfig, label: str, root: Path | None = None) -> Path:
     if not isinstance(label, str) or not _LABEL.fullmatch(label):
         raise ConfigError(f"label: must be 1-40 lowercase letters, digits, '-' or '_' starting with a letter "
                           f"or digit, got {label!r}")
-    stored = results.run_path(cfg, root or results.results_dir())
-    return stored.parents[3] / "machines" / cfg.profile / cfg.method / f"{stored.stem}.{label}.json"
+    root = Path(root or results.results_dir())
+    return root / "machines" / cfg.profile / cfg.method / f"{results.run_path(cfg, root).stem}.{label}.json"
 
 
 def _copy_teachers(cfg: RunConfig, source: Path, target: Path) -> None:
@@ -69,7 +69,8 @@ def spread(profile: str, root: Path | None = None) -> pd.DataFrame:
         again = results.read_run(path)
         cfg = from_dict(again["config"])
         stored = experiment.stored_run(cfg, root)
-        seeds = [run for run in (experiment.stored_run(replace(cfg, seed=s), root) for s in range(10)) if run]
+        seeds = [run for run in map(results.read_run, results.run_path(cfg, root).parent.glob(f"{cfg.model}_seed*.json"))
+                 if replace(from_dict(run["config"]), seed=cfg.seed).run_id() == cfg.run_id()]
         rows.append({
             "method": cfg.method, "model": cfg.model, "seed": cfg.seed, "setting": again["machine_label"],
             "stored on": _kernels(stored["hardware"]), "retrained on": _kernels(again["hardware"]),

@@ -32,16 +32,15 @@ RESULT = re.compile(
 DECIMAL = re.compile(r"(?<![\w.])[+\-−–]?\d+\.\d+(?![\w.])")
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.DOTALL)
 # what is not prose: glue and citation roles, inline code, fenced code, link targets, directive options
-_NOT_PROSE = [re.compile(p, re.DOTALL) for p in (
+_NOT_PROSE = [re.compile(p, re.DOTALL | re.MULTILINE) for p in (
     r"```.*?```", r"\{glue(?::\w+)?\}`[^`]*`", r"\{(?:cite|doc|ref|numref|eq)(?::\w+)?\}`[^`]*`",
-    r"`[^`]*`", r"\]\([^)]*\)", r"^:[\w-]+:.*$")]
+    r"`[^`]*`", r"\]\([^)]*\)", r"^:[\w-]+:[^\n]*$")]
 
 
 def hand_typed_results(markdown: str) -> list[str]:
     """The result-like numbers in ``markdown`` that are typed rather than glued."""
     for pattern in _NOT_PROSE:
-        markdown = pattern.sub(" ", markdown) if not pattern.pattern.startswith("^") else \
-            re.sub(pattern.pattern, " ", markdown, flags=re.MULTILINE)
+        markdown = pattern.sub(" ", markdown)
     found = [m.group(0).strip() for m in RESULT.finditer(markdown)]
     return found + DECIMAL.findall(_MATH.sub(" ", markdown))
 

@@ -28,7 +28,7 @@ stored_only = False  # True: fail instead of measuring a missing benchmark (regr
 # %% tags=["hide-input"]
 import pandas as pd
 
-from kdsrc import config, experiment, prose, results
+from kdsrc import bench, config, experiment, prose, results
 from kdsrc.config import make_config
 from kdsrc.models import build_model, count_parameters
 
@@ -192,7 +192,7 @@ prose.glue(profile=profile, machine=machine, cores=int(times.cores.mode().iloc[0
 #
 # Augmentation is a random crop after {glue:text}`cpu_pad`-pixel zero padding and a horizontal
 # flip, applied batched on tensors. Each image therefore has {glue:text}`cpu_views` possible
-# views; the frozen teacher's logits for all of them are computed once (`kdsrc.teacher_cache`)
+# views; the frozen teacher's logits for all of them are computed once (`kdsrc.teachers.logit_cache`)
 # and looked up during distillation. The `paper` profile pads by {glue:text}`paper_pad` pixels,
 # which makes {glue:text}`paper_views` views an image: too many to cache, so there the teacher
 # runs on every batch.
@@ -244,7 +244,7 @@ per_part.astype({"teacher runs": int, "student runs": int}).round(1)
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the totals the text names
-teacher_cache = experiment.teacher_cache_cost(profile)
+teacher_cache = bench.teacher_cache_cost(profile)
 minutes = per_part["minutes in all"]
 prose.glue(total_hours=minutes["the whole book"] / 60, part1_minutes=minutes[PARTS["vanilla"]],
            part2_minutes=minutes[PARTS["fitnets"]], part3_minutes=minutes[PARTS["srrl"]],
@@ -257,7 +257,7 @@ prose.glue(total_hours=minutes["the whole book"] / 60, part1_minutes=minutes[PAR
 # {glue:text}`teacher_minutes:.1f` minutes. Starting a process, loading the data and building the
 # teachers' logit caches come on top (the teacher-cache benchmark of chapter 12 built the book
 # teacher's cache in {glue:text}`cache_seconds:.0f` s), as do the benchmarks of chapters 7 and 12
-# (`python -m kdsrc bench --costs` and `--teacher-cache`), whose results are stored under
+# (`python -m kdsrc bench costs` and `bench teacher-cache`), whose results are stored under
 # `results/bench/` and read, not measured, when the book builds. Per method, the mean wall time
 # of a run and the spread of its runs' seconds per training epoch:
 
@@ -353,7 +353,7 @@ prose.glue(cited_teacher=cited_teacher)
 # `cifar_teachers.tar` holds the same files), a `{'model': state_dict, ...}` dictionary read with
 # `weights_only=True`; RepDistiller's `<teacher>_last.pth` also pickles its command-line options
 # and is refused. Our models have the same tensors in the same order as RepDistiller's under other
-# names, so `kdsrc.teachers.import_checkpoint` pairs them in order once their kinds and shapes agree
+# names, so `kdsrc.checkpoints.import_checkpoint` pairs them in order once their kinds and shapes agree
 # one by one; a file of another architecture, or of another number of classes, stops the run with
 # an error that says what differs and which model of the zoo the file fits. We measure the
 # teacher's test accuracy once, before the student trains (to compare with what RepDistiller reports

@@ -1,13 +1,14 @@
 """Command line: ``python -m kdsrc {train,list,bench,reproduce,retrain,teachers}``. Bad parameters exit 2 with one line.
 
 ``train`` and ``reproduce`` also run under ``torchrun --nproc_per_node N -m kdsrc ...``, one
-process per GPU (:mod:`kdsrc.distributed`); process 0 alone prints and writes.
+process per GPU (:mod:`kdsrc.engine.distributed`); process 0 alone prints and writes.
 """
 import argparse
 import ast
 import contextlib
 import json
 import os
+import re
 import sys
 
 from . import __version__
@@ -33,8 +34,66 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line naming the parameter, as every other error here."""
+
+    def error(self, message):
+        found = re.match(r"argument (?:-+)?([\w-]+)(?:/[^:]*)?: (.*)", message)
+        if found:
+            message = f"{found.group(1).replace('-', '_').lower()}: {found.group(2)}"
+        self.exit(2, f"kdsrc: error: {' '.join(message.split())}\n")
+
+
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return int(text)
+
+
+def _bench_parser(sub) -> None:
+    from .config import PROFILES
+    from .distillers import METHODS
+    bench = sub.add_parser("bench", help="measure and store a benchmark: our loop against RepDistiller's (default), "
+                                         "the teacher cache, the paper pairs, each method's cost",
+                           description="Measure a benchmark and store it under <results>/bench/. Without a kind: "
+                                       "`loop`.")
+    bench.set_defaults(kind="loop", device="cpu", steps=10, results=None)
+    kinds = bench.add_subparsers(dest="kind", metavar="KIND")
+    options = {
+        "profile": lambda p: p.add_argument("--profile", default="cpu", choices=sorted(PROFILES)),
+        "epochs": lambda p: p.add_argument("--epochs", type=_at_least_one, default=4,
+                                           help="epochs per measurement, the first a warm-up (default: 4)"),
+        "device": lambda p: p.add_argument("--device", default="cpu"),
+        "steps": lambda p: p.add_argument("--steps", type=_at_least_one, default=10,
+                                          help="timed training steps per measurement (default 10, after 2 warm-up)"),
+        "results": lambda p: p.add_argument("--results", default=None,
+                                            help="results folder (default: $KDSRC_RESULTS or ./results)"),
+    }
+    for kind, takes, text in (
+            ("loop", ("device", "steps", "results"),
+             "images/second of KD in our loop and in a loop built as RepDistiller's (per-image PIL transforms in "
+             "DataLoader workers, fp32, the teacher on every batch), for resnet32x4 -> resnet8x4 on fabricated "
+             "CIFAR-size data and for the cpu profile's pair, with the ratio (<results>/bench/paper/reference_loop.json)"),
+            ("teacher-cache", ("profile", "epochs", "device", "results"),
+             "the profile's student alone vs KD with the teacher on every batch and with its cached logits "
+             "(<results>/bench/<profile>/teacher_cache.json)"),
+            ("pairs", ("device", "steps", "results"),
+             "images/second of every CRD pair's teacher, student and KD on fabricated CIFAR-size data, what "
+             "chapter 13 projects hours from (<results>/bench/paper/pairs.json)"),
+            ("costs", ("profile", "epochs", "device", "results"),
+             "every method's cost, each in a fresh process (<results>/bench/<profile>/method_costs.json)"),
+            ("method", ("profile", "epochs", "device"),
+             "one method's cost, measured in this process and printed (what `costs` runs for each method)")):
+        parser = kinds.add_parser(kind, help=text.split(" (")[0], description=text)
+        for name in takes:
+            options[name](parser)
+        if kind == "method":
+            parser.add_argument("--method", required=True, choices=list(METHODS))
+            parser.add_argument("--json", action="store_true", help="print one JSON line")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m kdsrc", description="kd-companion: train, list, benchmark, reproduce.")
+    parser = _Parser(prog="python -m kdsrc", description="kd-companion: train, list, benchmark, reproduce.")
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one run (or return its stored result)",
@@ -48,30 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     train.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
     sub.add_parser("list", help="methods, models and profiles")
-    bench = sub.add_parser("bench", help="our training loop against one built as RepDistiller's, side by side "
-                                          "(default); or the teacher cache, the paper pairs, each method's cost",
-                           description="Without a kind flag: images/second of KD in our loop and in a loop built "
-                                       "as RepDistiller's (per-image PIL transforms in DataLoader workers, fp32, "
-                                       "the teacher on every batch), for resnet32x4 -> resnet8x4 on fabricated "
-                                       "CIFAR-size data and for the cpu profile's pair, with the ratio; stored "
-                                       "under <results>/bench/paper/reference_loop.json.")
-    bench.add_argument("--profile", default="cpu")
-    bench.add_argument("--epochs", type=int, default=4, help="epochs per measurement (default: 4)")
-    bench.add_argument("--device", default="cpu")
-    bench.add_argument("--steps", type=int, default=10,
-                       help="timed training steps per measurement of the loops and pairs (default 10, after 2 warm-up)")
-    bench.add_argument("--teacher-cache", action="store_true",
-                       help="the profile's student alone vs KD with the teacher on every batch and with its cached "
-                            "logits (stored under <results>/bench/<profile>/teacher_cache.json)")
-    bench.add_argument("--pairs", action="store_true",
-                       help="images/second of every CRD pair's teacher, student and KD on fabricated CIFAR-size "
-                            "data, what chapter 13 projects hours from (stored under <results>/bench/paper/pairs.json)")
-    bench.add_argument("--method", default=None, help="measure this one method's cost (in this process)")
-    bench.add_argument("--costs", action="store_true",
-                       help="measure every method, each in a fresh process, and store the result under "
-                            "<results>/bench/<profile>/method_costs.json")
-    bench.add_argument("--json", action="store_true", help="print one JSON line")
-    bench.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
+    _bench_parser(sub)
     rep = sub.add_parser("reproduce", help="train the CRD paper's CIFAR-100 tables at the paper profile",
                          description="Run the plan of kdsrc.reproduce: every teacher first, then the student "
                                      "alone and each method, seed by seed. Stored runs are read, interrupted "
@@ -108,13 +144,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _reproduce(args) -> None:
-    from . import reproduce, results
+    from . import reproduce
     if not args.seeds.isdigit():
         raise ValueError(f"seeds: must be an integer >= 1, got {args.seeds!r}")
     overrides = _overrides(args.set)
     if args.data_root:
         overrides["data_root"] = args.data_root
-    root = results.Path(args.results) if args.results else None
+    root = args.results
     runs = reproduce.plan(args.pairs, args.methods, int(args.seeds), **overrides)
     if not args.dry_run and runs and runs[0].dataset != "fashion_mnist" and runs[0].data_root is None:
         raise ValueError("--data-root: a torchvision root holding cifar-100-python/ is needed to train "
@@ -138,17 +174,17 @@ def _reproduce(args) -> None:
 
 
 def _store(out: dict, path) -> None:
-    from . import results
-    results.write_json(out, path)
+    from . import store
+    store.write_json(out, path)
     print(f"stored: {path}", file=sys.stderr)
 
 
 def _train(args) -> None:
-    from . import experiment, results
+    from . import experiment, store
     cfg = _config(args)
-    root = results.Path(args.results) if args.results else None
+    root = args.results
     run = experiment.run(cfg, root, args.device)
-    print(json.dumps({"run": str(results.run_path(cfg, root)), "last_test_acc": run["last_test_acc"],
+    print(json.dumps({"run": str(store.run_path(cfg, root)), "last_test_acc": run["last_test_acc"],
                       "best_test_acc": run["best_test_acc"], "best_epoch": run["best_epoch"],
                       "seconds_per_epoch": round(run["seconds_per_epoch"], 2)}))
 
@@ -163,9 +199,9 @@ def _config(args):
 
 
 def _retrain(args) -> None:
-    from . import machines, results
+    from . import machines
     cfg = _config(args)
-    root = results.Path(args.results) if args.results else None
+    root = args.results
     run = machines.retrain(cfg, args.label, root)
     print(json.dumps({"run": str(machines.machine_path(cfg, args.label, root)), "last_test_acc": run["last_test_acc"],
                       "best_test_acc": run["best_test_acc"], "cpu_capability": run["hardware"]["cpu_capability"],
@@ -173,18 +209,53 @@ def _retrain(args) -> None:
 
 
 def _teachers(args) -> None:
-    from . import experiment, results, teachers
+    from . import teachers
     from .config import PROFILES
     if args.profile not in PROFILES:
         raise ValueError(f"profile: must be one of {sorted(PROFILES)}, got {args.profile!r}")
-    root = results.Path(args.results) if args.results else None
-    experiment.record_stored_teachers(args.profile, root)
+    root = args.results
+    teachers.record_stored_teachers(args.profile, root)
     print(teachers.manifest(args.profile, root).to_string(index=False))
+
+
+def _bench(args) -> None:
+    from . import bench, results, store
+    from .engine import distributed
+    from .reproduce import TABLES
+    if distributed.launched():
+        raise ValueError("bench: measures one process; run it without torchrun")
+    if args.kind == "method":
+        out = bench.method_cost(args.method, args.profile, args.epochs, args.device)
+        if args.json:
+            print(json.dumps(out))
+        else:
+            for key, value in out.items():
+                print(f"{key:28s} {value:.2f}" if isinstance(value, float) else f"{key:28s} {value}")
+    elif args.kind == "costs":
+        from .distillers import METHODS
+        out = bench.measure_method_costs(METHODS, args.profile, args.epochs, args.device)
+        _store(out, store.bench_path(args.profile, args.results, "method_costs"))
+        print(results.method_costs_frame(out).to_string(index=False))
+    elif args.kind == "teacher-cache":
+        _store(bench.teacher_cache(args.profile, args.epochs, args.device),
+               store.bench_path(args.profile, args.results, "teacher_cache"))
+    elif args.kind == "pairs":
+        out = bench.pairs_bench([pair for table in TABLES.values() for pair in table], args.device, args.steps)
+        _store(out, store.bench_path("paper", args.results, "pairs"))
+        print(results.pair_epoch_times(out).to_string(index=False))
+    else:
+        out = bench.reference_comparison(args.device, args.steps)
+        _store(out, store.bench_path("paper", args.results, "reference_loop"))
+        print(results.reference_loop_table(out).to_string(index=False))
+        print(f"a 240-epoch CIFAR-100 run of {out['paper_pair']['teacher']} -> {out['paper_pair']['student']} "
+              f"on {args.device}, projected from these rates: "
+              f"{out['paper_pair']['projected_240_epoch_minutes']:.0f} min ours, "
+              f"{out['paper_pair']['projected_240_epoch_minutes_reference']:.0f} min RepDistiller-style")
 
 
 def _training(args) -> None:
     """``train`` or ``reproduce``, in one process or as one of torchrun's (printing only on process 0)."""
-    from . import distributed
+    from .engine import distributed
     args.device = distributed.setup(args.device)
     try:
         with open(os.devnull, "w") as devnull, \
@@ -211,50 +282,7 @@ def main(argv=None) -> int:
         elif args.command == "teachers":
             _teachers(args)
         elif args.command == "bench":
-            from . import bench, distributed, results
-            if distributed.launched():
-                raise ValueError("bench: measures one process; run it without torchrun")
-            if args.profile not in PROFILES:
-                raise ValueError(f"profile: must be one of {sorted(PROFILES)}, got {args.profile!r}")
-            if args.epochs < 1:
-                raise ValueError(f"epochs: must be an integer >= 1, got {args.epochs}")
-            if args.method is not None and args.method not in METHODS:
-                raise ValueError(f"method: must be one of {sorted(METHODS)}, got {args.method!r}")
-            if args.steps < 1:
-                raise ValueError(f"steps: must be an integer >= 1, got {args.steps}")
-            root = results.Path(args.results) if args.results else None
-            if args.costs:
-                out = bench.method_costs(METHODS, args.profile, args.epochs, args.device)
-                _store(out, results.bench_path(args.profile, root, "method_costs"))
-                print(results.method_costs_frame(out).to_string(index=False))
-                return 0
-            if args.method:
-                out = bench.method_cost(args.method, args.profile, args.epochs, args.device)
-            elif args.teacher_cache:
-                out = bench.bench(args.profile, args.epochs, args.device)
-                _store(out, results.bench_path(args.profile, root, "teacher_cache"))
-            elif args.pairs:
-                from .reproduce import TABLES
-                out = bench.pairs_bench([pair for table in TABLES.values() for pair in table], args.device, args.steps)
-                _store(out, results.bench_path("paper", root, "pairs"))
-                print(results.pair_epoch_times(out).to_string(index=False))
-                return 0
-            else:
-                out = bench.reference_comparison(args.device, args.steps)
-                _store(out, results.bench_path("paper", root, "reference_loop"))
-                print(results.reference_loop_table(out).to_string(index=False))
-                print(f"a 240-epoch CIFAR-100 run of {out['paper_pair']['teacher']} -> {out['paper_pair']['student']} "
-                      f"on {args.device}, projected from these rates: "
-                      f"{out['paper_pair']['projected_240_epoch_minutes']:.0f} min ours, "
-                      f"{out['paper_pair']['projected_240_epoch_minutes_reference']:.0f} min RepDistiller-style")
-                return 0
-            if args.json:
-                print(json.dumps(out))
-            else:
-                for key, value in out.items():
-                    if isinstance(value, dict):
-                        continue
-                    print(f"{key:28s} {value:.2f}" if isinstance(value, float) else f"{key:28s} {value}")
+            _bench(args)
     except (ValueError, RuntimeError, OSError) as exc:
         print("kdsrc: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2

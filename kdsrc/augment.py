@@ -3,7 +3,7 @@
 Each augmented image is one of a finite set of *views* of its source image: a crop offset
 (dy, dx) in [0, 2p]^2 and a flip bit, so (2p+1)^2 * 2 views in all. Returning the view id beside
 the batch lets a frozen teacher's outputs be computed once per view and looked up afterwards
-(see :mod:`kdsrc.teacher_cache`).
+(see :func:`kdsrc.teachers.logit_cache`).
 """
 import torch
 

@@ -6,23 +6,13 @@ parameters it adds, or the one-line error with which it refuses the pair.
 import pandas as pd
 import torch
 
+from . import distillers
+from .book import COMPATIBILITY_SETTINGS
 from .data import Dataset
-from .experiment import build_distiller
 from .models import build_model
+from .validate import ConfigError
 
-# The configurations compared: each method's defaults, and FitNets across stages of different resolution.
-SETTINGS = {
-    "FitNets (stage 2 → 2)": ("fitnets", {}),
-    "AT (stages 1-3)": ("at", {}),
-    "FSP (stage pairs)": ("fsp", {}),
-    "AB (stages 1-3)": ("ab", {}),
-    "FitNets (student 1 → teacher 2)": ("fitnets", {"guided_layer": 1, "hint_layer": 2}),
-    "FitNets (student 2 → teacher 1)": ("fitnets", {"guided_layer": 2, "hint_layer": 1}),
-    "FitNets (student 3 → teacher 1)": ("fitnets", {"guided_layer": 3, "hint_layer": 1}),
-}
-
-
-def compatibility(student: str, teachers: list[str], data: Dataset, settings: dict = SETTINGS) -> pd.DataFrame:
+def compatibility(student: str, teachers: list[str], data: Dataset, settings: dict = COMPATIBILITY_SETTINGS) -> pd.DataFrame:
     """One row per method setting, one column per teacher: the extra trainable parameters of the
     distiller built for ``student`` ← teacher (0: no connector needed), or ``refuses: <reason>``."""
     rows = []
@@ -33,9 +23,9 @@ def compatibility(student: str, teachers: list[str], data: Dataset, settings: di
             pair = (build_model(student, data.num_classes, data.in_channels),
                     build_model(teacher, data.num_classes, data.in_channels))
             try:
-                distiller = build_distiller(method, params, *pair, data)
+                distiller = distillers.build(method, params, *pair, data)
                 row[f"← {teacher}"] = f"{distiller.extra_parameter_count():,}"
-            except ValueError as exc:
+            except ConfigError as exc:
                 row[f"← {teacher}"] = f"refuses: {exc}"
         rows.append(row)
     return pd.DataFrame(rows)

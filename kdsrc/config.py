@@ -8,34 +8,59 @@ read from ``teacher_checkpoint`` enters the hash by its file's sha256, not by it
 import dataclasses
 import hashlib
 import json
-import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .data import DATASETS
-from .distillers import METHODS
+from .distillers.registry import ALONE, METHODS
+from .engine.fit import TRAINING_REVISION
+from .engine.numerics import PRECISIONS
+from .engine.provenance import sha256
 from .mixing import MIXINGS
-from .models.ensemble import ENSEMBLE_MODES
 from .models import MODELS
-from .numerics import PRECISIONS
-from .provenance import sha256
+from .models.ensemble import ENSEMBLE_MODES
+from .profiles import MODEL_LR, PROFILES, TEACHER_RECIPE
+from .validate import (ConfigError, require_bool, require_choice, require_int, require_number,
+                       require_optional_int)
 
 SCHEDULES = ("cosine", "step")
 NOT_HASHED = ("data_root",)  # where the data lives does not change the experiment
 # Fields added after runs were stored, with their defaults: hashed only when set to something
-# else, so the stored runs keep their ids.
+# else, so the stored runs keep their ids. (A method's own such parameters are its
+# ``unhashed_defaults``.) These lists may go once the store is retrained at a new revision.
 ADDED_FIELDS = {"mixing": "none", "mixing_alpha": 1.0, "teacher_ensemble": 1, "ensemble": "logits",
                 "precision": "auto", "compile": False, "teacher_checkpoint": None}
-# Method parameters added after runs were stored, with their defaults: hashed only when set to
-# something else, so the stored runs keep their ids.
-ADDED_METHOD_PARAMS = {"ab": {"connector": "official"}}
 # What trains a teacher: meaningless, so not hashed, when the teacher is read from a checkpoint.
 TRAINED_TEACHER_FIELDS = ("teacher_epochs", "teacher_train_subset", "teacher_seed")
+# The training revision the runs stored before it existed were trained at: hashed as absent.
+FIRST_REVISION = 1
 
 
-class ConfigError(ValueError):
-    """A parameter outside what is allowed; the message names the parameter."""
+class MethodParams(Mapping):
+    """A method's parameters as a run configuration holds them: read-only and hashable (lists
+    become tuples), compared equal to a dict of the same items."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items=()):
+        self._items = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(items).items()}
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._items.items())))
+
+    def __repr__(self) -> str:
+        return repr(self._items)
 
 
 @dataclass(frozen=True)
@@ -73,52 +98,55 @@ class RunConfig:
     teacher_train_subset: int | None = None
     teacher_seed: int = 0
     teacher_checkpoint: str | None = None
-    method_params: dict = field(default_factory=dict)
+    method_params: MethodParams = field(default_factory=MethodParams)
 
     def __post_init__(self):
         _as_floats(self)
-        _check_choice("profile", self.profile, PROFILES)
-        _check_choice("method", self.method, METHODS)
-        _check_choice("model", self.model, MODELS)
-        _check_choice("dataset", self.dataset, DATASETS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("mixing", self.mixing, MIXINGS)
-        _check_choice("precision", self.precision, PRECISIONS)
-        _check_number("mixing_alpha", self.mixing_alpha, low=0, low_open=True)
-        _check_int("teacher_ensemble", self.teacher_ensemble, minimum=1)
-        _check_choice("ensemble", self.ensemble, ENSEMBLE_MODES)
+        require_choice("profile", self.profile, PROFILES)
+        require_choice("method", self.method, METHODS)
+        require_choice("model", self.model, MODELS)
+        require_choice("dataset", self.dataset, DATASETS)
+        require_choice("schedule", self.schedule, SCHEDULES)
+        require_choice("mixing", self.mixing, MIXINGS)
+        require_choice("precision", self.precision, PRECISIONS)
+        require_number("mixing_alpha", self.mixing_alpha, low=0, low_open=True)
+        require_int("teacher_ensemble", self.teacher_ensemble, minimum=1)
+        require_choice("ensemble", self.ensemble, ENSEMBLE_MODES)
         for name in ("epochs", "batch_size"):
-            _check_int(name, getattr(self, name), minimum=1)
+            require_int(name, getattr(self, name), minimum=1)
         for name in ("val_size", "crop_padding", "seed", "teacher_seed", "subset_seed"):
-            _check_int(name, getattr(self, name), minimum=0)
+            require_int(name, getattr(self, name), minimum=0)
         for name in ("train_subset", "test_subset", "teacher_train_subset", "teacher_epochs"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), minimum=1)
-        _check_number("lr", self.lr, low=0, low_open=True)
-        _check_number("momentum", self.momentum, low=0, high=1)
-        _check_number("weight_decay", self.weight_decay, low=0)
-        _check_number("lr_decay", self.lr_decay, low=0, high=1, low_open=True)
+            require_optional_int(name, getattr(self, name), minimum=1)
+        require_number("lr", self.lr, low=0, low_open=True)
+        require_number("momentum", self.momentum, low=0, high=1)
+        require_number("weight_decay", self.weight_decay, low=0)
+        require_number("lr_decay", self.lr_decay, low=0, high=1, low_open=True)
         for name in ("flip", "channels_last", "compile", "teacher_cache"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name}: must be True or False, got {getattr(self, name)!r}")
+            require_bool(name, getattr(self, name))
         if any(not isinstance(m, int) or not 0 < m <= self.epochs for m in self.milestones):
             raise ConfigError(f"milestones: must be epochs in 1..{self.epochs}, got {list(self.milestones)}")
         distiller = METHODS[self.method]
         if distiller.needs_teacher:
             if self.teacher is None:
                 raise ConfigError(f"teacher: method {self.method!r} needs a teacher model, one of {sorted(MODELS)}")
-            _check_choice("teacher", self.teacher, MODELS)
+            require_choice("teacher", self.teacher, MODELS)
+        if distiller.needs_hard_labels and self.mixing != "none":
+            raise ConfigError(f"mixing: method {self.method!r} needs hard labels, which {self.mixing} mixes; "
+                              "set mixing='none'")
         if self.teacher_checkpoint is not None:
             _check_teacher_checkpoint(self)
+        if not isinstance(self.method_params, Mapping):
+            raise ConfigError(f"method_params: must be a mapping of parameter names to values, got {self.method_params!r}")
         try:
             params = distiller.Config(**self.method_params)
-            object.__setattr__(self, "method_params", dataclasses.asdict(_as_floats(params)))
         except TypeError:
             allowed = [f.name for f in fields(distiller.Config)]
             raise ConfigError(f"method_params: method {self.method!r} takes {allowed}, "
                               f"got {sorted(self.method_params)}") from None
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        object.__setattr__(self, "method_params", MethodParams(dataclasses.asdict(_as_floats(params))))
 
     def teacher_config(self) -> "RunConfig | None":
         """The configuration that trains this run's teacher (itself a cached run): the student's
@@ -135,7 +163,7 @@ class RunConfig:
         recipe["milestones"] = tuple(max(1, round(m * epochs / recipe["epochs"])) for m in recipe["milestones"])
         recipe["epochs"] = epochs
         recipe["lr"] = MODEL_LR.get(self.teacher, recipe["lr"])
-        return replace(self, **recipe, method="vanilla", model=self.teacher, method_params={},
+        return replace(self, **recipe, method=ALONE, model=self.teacher, method_params=MethodParams(),
                        train_subset=self.teacher_train_subset,
                        seed=self.teacher_seed, teacher=None, teacher_epochs=None,
                        teacher_train_subset=None, teacher_seed=0, teacher_ensemble=1, ensemble="logits")
@@ -149,17 +177,23 @@ class RunConfig:
         return [replace(first, seed=self.teacher_seed + k) for k in range(self.teacher_ensemble)]
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["milestones"] = list(self.milestones)
+        out["method_params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.method_params.items()}
         return out
 
     def run_id(self) -> str:
-        """Hash of everything that changes the experiment, the teacher's configuration (or its
-        checkpoint file's sha256) included."""
+        """Hash of everything that changes the experiment: the configuration, the teacher's
+        configuration (or its checkpoint file's sha256) and the training revision
+        (:data:`kdsrc.engine.TRAINING_REVISION`; the first revision is hashed as absent, so the
+        runs stored before it existed keep their ids)."""
         content = {k: v for k, v in self.to_dict().items()
                    if k not in NOT_HASHED and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
-        added = ADDED_METHOD_PARAMS.get(self.method, {})
-        content["method_params"] = {k: v for k, v in self.method_params.items() if not (k in added and v == added[k])}
+        added = METHODS[self.method].unhashed_defaults
+        content["method_params"] = {k: v for k, v in content["method_params"].items()
+                                    if not (k in added and v == added[k])}
+        if TRAINING_REVISION != FIRST_REVISION:
+            content["training_revision"] = TRAINING_REVISION
         if self.teacher_checkpoint:
             content["teacher_checkpoint"] = "sha256:" + sha256(self.teacher_checkpoint)
             for name in TRAINED_TEACHER_FIELDS:
@@ -194,64 +228,7 @@ def _check_teacher_checkpoint(cfg):
         raise ConfigError(f"teacher_checkpoint: no file at {path}")
 
 
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ConfigError(f"{name}: must be one of {sorted(allowed)}, got {value!r}")
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_number(name, value, low=None, high=None, low_open=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
-    if not ok:
-        bounds = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "")
-        raise ConfigError(f"{name}: must be a number {bounds}, got {value!r}")
-
-
-PROFILES: dict[str, dict[str, Any]] = {
-    # CI and nbval: seconds a run on 2 cores. One run per teacher, so no logit cache.
-    "smoke": dict(dataset="fashion_mnist", train_subset=1000, test_subset=500, epochs=3, batch_size=64,
-                  model="resnet8", teacher="resnet14", teacher_epochs=3, teacher_train_subset=2000,
-                  teacher_cache=False),
-    # The published book (book/reproduce.py says why): the teacher trained once on all 60k
-    # Fashion-MNIST images, the student on a 5k class-balanced subset, the full 10k test set.
-    "cpu": dict(dataset="fashion_mnist", train_subset=5000, epochs=10, model="resnet8",
-                teacher="resnet14", teacher_epochs=3, teacher_train_subset=None),
-    # RepDistiller's CIFAR-100 recipe (CRD paper, Tian et al. 2020): 240 epochs, batch 64,
-    # lr 0.05 decayed x0.1 at 150/180/210, SGD momentum 0.9, weight decay 5e-4, crop pad 4 + flip.
-    # Trained on the fast path (channels-last, bf16 autocast on a GPU). No teacher-logit cache:
-    # with pad 4 and flip an image has 162 views, 3.2 GB of logits and 162 teacher epochs to fill.
-    "paper": dict(dataset="cifar100", epochs=240, batch_size=64, lr=0.05, schedule="step",
-                  milestones=(150, 180, 210), lr_decay=0.1, crop_padding=4, flip=True,
-                  model="resnet20", teacher="resnet56", teacher_epochs=240, teacher_cache=False),
-}
-# Method parameters a profile sets apart from the method's own (paper-recipe) defaults. The
-# two-stage methods' first stage is 30 epochs in RepDistiller's 240-epoch recipe (1/8 of the
-# main training); the cpu profile keeps a similar share of its 10 epochs (book/reproduce.py).
-METHOD_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "smoke": {"fsp": dict(init_epochs=1), "ab": dict(init_epochs=1)},
-    "cpu": {"fsp": dict(init_epochs=2), "ab": dict(init_epochs=2)},
-    # RepDistiller's AB and AT, which produced the CRD tables' numbers (kdsrc.distillers.ab, .at):
-    # every stage after the stem, whatever the network.
-    "paper": {"ab": dict(connector="repdistiller", layers="all", ce_weight=1.0, kd_weight=0.0),
-              "at": dict(layers="all")},
-}
 RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"method_params", "method", "profile"}
-# What a teacher trains with: always its profile's values, never the student's overrides (the
-# student's speed settings, such as reading the teacher's outputs from a cache, included).
-TEACHER_RECIPE = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay",
-                  "crop_padding", "flip", "mixing", "mixing_alpha", "channels_last", "precision", "compile",
-                  "teacher_cache")
-
-# Base learning rates of the models RepDistiller trains at 0.01 instead of the profile's lr, as
-# student (train_student.py) or teacher (train_teacher.py): MobileNetV2 and the ShuffleNets. An
-# explicit ``lr`` override still wins for a student; a teacher always gets its model's lr.
-MODEL_LR = {"MobileNetV2": 0.01, "ShuffleV1": 0.01, "ShuffleV2": 0.01}
-
 
 def profile_defaults(profile: str) -> dict[str, Any]:
     """Every run field's value in ``profile`` before any override."""
@@ -260,14 +237,14 @@ def profile_defaults(profile: str) -> dict[str, Any]:
 
 
 def make_config(method: str, profile: str = "cpu", **overrides) -> RunConfig:
-    """A run configuration: the profile's defaults (:data:`METHOD_DEFAULTS` included, the lr of
-    :data:`MODEL_LR` for the model), then ``overrides``.
+    """A run configuration: the profile's defaults (the method's ``profile_defaults`` included, the
+    lr of :data:`~kdsrc.profiles.MODEL_LR` for the model), then ``overrides``.
 
     Overrides may name any RunConfig field or any parameter of the method's Config (for KD:
     ``temperature``, ``ce_weight``, ``kd_weight``).
     """
-    _check_choice("profile", profile, PROFILES)
-    _check_choice("method", method, METHODS)
+    require_choice("profile", profile, PROFILES)
+    require_choice("method", method, METHODS)
     method_fields = {f.name for f in fields(METHODS[method].Config)}
     unknown = set(overrides) - RUN_FIELDS - method_fields
     if unknown:
@@ -278,7 +255,7 @@ def make_config(method: str, profile: str = "cpu", **overrides) -> RunConfig:
         run["lr"] = MODEL_LR[run["model"]]
     if "milestones" in run:
         run["milestones"] = _milestones(run["milestones"])
-    params = {**METHOD_DEFAULTS[profile].get(method, {}),
+    params = {**METHODS[method].profile_defaults.get(profile, {}),
               **{k: v for k, v in overrides.items() if k in method_fields}}
     return RunConfig(profile=profile, method=method, method_params=params, **run)
 

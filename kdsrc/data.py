@@ -5,6 +5,7 @@ files of Debian's ``dataset-fashion-mnist`` package, in a torchvision root, and 
 torchvision's own download. CIFAR-10/100 load from a root the user names. Normalisation and
 augmentation happen later, batched on the training device (:func:`to_model_input`).
 """
+import functools
 import gzip
 import hashlib
 import os
@@ -205,3 +206,13 @@ def to_model_input(images: torch.Tensor, mean, std, view_ids: torch.Tensor | Non
     m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
     return (x - m) / s
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(name, root, train_subset, val_size, test_subset, subset_seed) -> Dataset:
+    return load_dataset(name, Path(root) if root else None, train_subset, val_size, test_subset, subset_seed)
+
+
+def dataset_for(cfg) -> Dataset:
+    """The in-memory dataset of a run configuration (loaded once per process)."""
+    return _cached(cfg.dataset, cfg.data_root, cfg.train_subset, cfg.val_size, cfg.test_subset, cfg.subset_seed)

@@ -252,3 +252,17 @@ def binary_kl_norm(student_logits: torch.Tensor, teacher_logits: torch.Tensor, t
     log_d, log_1m_d = _clamped_log_sigmoids((student_logits - teacher_logits) / temperature, eps)
     kl = -math.log(2.0) - 0.5 * (log_d + log_1m_d)
     return temperature**2 * kl.sum() / student_logits.shape[0]
+
+
+@in_fp32
+def label_smoothing_loss(logits: torch.Tensor, target: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """Szegedy et al. 2016, "Rethinking the Inception Architecture for Computer Vision", Sec. 7.
+
+    Cross-entropy against the smoothed label distribution ``q'(k) = (1 - epsilon) q(k) + epsilon / K``
+    (the paper's uniform ``u(k) = 1/K``), averaged over the batch. ``target`` is class indices (``q``
+    one-hot, the paper's case) or rows of class probabilities (mixed labels), smoothed alike.
+    """
+    log_p = F.log_softmax(logits, dim=1)
+    q = F.one_hot(target, logits.shape[1]).to(log_p.dtype) if target.ndim == 1 else target.to(log_p.dtype)
+    smoothed = (1 - epsilon) * q + epsilon / logits.shape[1]
+    return -(smoothed * log_p).sum(1).mean()

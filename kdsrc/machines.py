@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import experiment, results
-from .config import ConfigError, RunConfig, from_dict
+from . import experiment, store
+from .config import RunConfig, from_dict
+from .validate import ConfigError
 
 _LABEL = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
@@ -28,16 +29,15 @@ def machine_path(cfg: RunConfig, label: str, root: Path | None = None) -> Path:
     if not isinstance(label, str) or not _LABEL.fullmatch(label):
         raise ConfigError(f"label: must be 1-40 lowercase letters, digits, '-' or '_' starting with a letter "
                           f"or digit, got {label!r}")
-    root = Path(root or results.results_dir())
-    return root / "machines" / cfg.profile / cfg.method / f"{results.run_path(cfg, root).stem}.{label}.json"
+    return store.machine_path(cfg, label, root)
 
 
 def _copy_teachers(cfg: RunConfig, source: Path, target: Path) -> None:
     for member in cfg.teacher_configs():
-        path = results.run_path(member, source)
+        path = store.run_path(member, source)
         if not path.exists():
             raise ConfigError(f"retrain: the teacher's stored run {path} is missing; train the stored run first")
-        destination = results.run_path(member, target)
+        destination = store.run_path(member, target)
         destination.parent.mkdir(parents=True, exist_ok=True)
         for file in (path, path.with_suffix(".pt")):
             shutil.copy2(file, destination.with_suffix(file.suffix))
@@ -46,7 +46,7 @@ def _copy_teachers(cfg: RunConfig, source: Path, target: Path) -> None:
 def retrain(cfg: RunConfig, label: str, root: Path | None = None) -> dict:
     """Train the stored run of ``cfg`` again under this process's numerics and store the record as
     ``label`` (:func:`machine_path`); the record."""
-    root = Path(root or results.results_dir())
+    root = store.root(root)
     target = machine_path(cfg, label, root)
     if experiment.stored_run(cfg, root) is None:
         raise ConfigError(f"retrain: no stored run of {cfg.method}/{cfg.model} seed {cfg.seed} under {root} "
@@ -55,7 +55,7 @@ def retrain(cfg: RunConfig, label: str, root: Path | None = None) -> dict:
         _copy_teachers(cfg, root, Path(scratch))
         record = experiment.run(cfg, root=Path(scratch))
     record["machine_label"] = label
-    results.write_json(record, target)
+    store.write_json(record, target)
     return record
 
 
@@ -63,13 +63,13 @@ def spread(profile: str, root: Path | None = None) -> pd.DataFrame:
     """Every stored retraining of ``profile`` beside its stored run: the setting each ran under,
     last- and best-epoch test accuracy of both and their differences (points), and the sample std
     over the stored seeds of the same configuration."""
-    root = Path(root or results.results_dir())
+    root = store.root(root)
     rows = []
     for path in sorted((root / "machines" / profile).glob("*/*.json")):
-        again = results.read_run(path)
+        again = store.read_run(path)
         cfg = from_dict(again["config"])
         stored = experiment.stored_run(cfg, root)
-        seeds = [run for run in map(results.read_run, results.run_path(cfg, root).parent.glob(f"{cfg.model}_seed*.json"))
+        seeds = [run for run in map(store.read_run, store.run_path(cfg, root).parent.glob(f"{cfg.model}_seed*.json"))
                  if replace(from_dict(run["config"]), seed=cfg.seed).run_id() == cfg.run_id()]
         rows.append({
             "method": cfg.method, "model": cfg.model, "seed": cfg.seed, "setting": again["machine_label"],

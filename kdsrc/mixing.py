@@ -13,7 +13,7 @@ mixup and CutMix are torchvision's ``transforms.v2.MixUp``/``CutMix``; their lab
 class probabilities, which ``F.cross_entropy`` takes as they are, so every method trains on them
 unchanged. Each call draws its randomness from the trainer's seeded generator, so a run is
 reproducible and resumes exactly. A mixed image is none of the crop/flip views whose teacher
-outputs are cached (:mod:`kdsrc.teacher_cache`): under mixing the teacher runs on the batch itself.
+outputs are cached (:func:`kdsrc.teachers.logit_cache`): under mixing the teacher runs on the batch itself.
 """
 import torch
 from torchvision.transforms import v2

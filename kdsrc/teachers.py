@@ -1,155 +1,170 @@
-"""Teachers from elsewhere, and the record of every teacher our runs use.
+"""A run's teacher: its network, its weights, ensembles of several, the cache of its logits, and
+the manifest of every teacher a profile's runs used. Nothing here trains: a trained teacher is
+itself a run (:meth:`kdsrc.config.RunConfig.teacher_config`), trained by :func:`kdsrc.experiment.run`,
+whose stored weights are loaded here; an imported one is a RepDistiller or mdistiller checkpoint
+(:mod:`kdsrc.checkpoints`).
 
-Importing. RepDistiller (Tian et al., "Contrastive Representation Distillation", ICLR 2020,
-github.com/HobbitLong/RepDistiller) saves a teacher as ``{'model': state_dict, 'epoch': ...,
-'accuracy': ..., 'optimizer': ...}`` in ``save/models/<name>_vanilla/ckpt_epoch_240.pth``, and
-loads it with ``torch.load(path)['model']``; the teachers of mdistiller (Zhao et al., "Decoupled
-Knowledge Distillation", CVPR 2022, github.com/megvii-research/mdistiller), ``cifar_teachers.tar``,
-and its ``student_*`` checkpoints keep that layout. Our zoo has every one of those architectures
-with the same tensors in the same order, under other names (RepDistiller's ``layer1``,
-``block1.layer``, ``classifier``, ``linear`` are our ``stages.0``, ``stages.0``, ``fc``, ``fc``).
-:func:`import_checkpoint` therefore pairs the file's tensors with the model's in order, and only
-after checking that both sequences agree entry by entry: same kind (``weight``, ``bias``,
-``running_mean``, ...), same shape, and a new module starting at the same places. A file of
-another architecture, or of another number of classes or input channels, never loads: the error
-says what differs and which model of the zoo the file does fit. A file in our own layout loads
-by name. Files are read with ``weights_only=True``: RepDistiller's ``<model>_last.pth``, which
-also pickles its argparse options, is refused (its ``ckpt_epoch_<N>.pth`` and ``<model>_best.pth``
-load).
+The logit cache. With crop-with-padding p and flip, an image has only (2p+1)^2 * 2 views (50 for
+Fashion-MNIST's p=2). A frozen teacher in eval mode gives each view the same logits every time, so
+methods that read only the teacher's logits can look them up instead of running the teacher on
+every batch: the cost is one pass over all views, shared by every seed and every run that uses the
+same teacher and data.
 
 The manifest, ``<results>/teachers/<profile>/manifest.json``, has one entry per teacher a run
 used: a trained teacher (source ``run:<run_id>``) or an imported checkpoint (source: its path),
 with the sha256 of its weights file and its test accuracy. Re-recording a teacher replaces its
 entry.
 """
+import hashlib
 import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import torch
-from torch import nn
 
-from . import provenance, results
-from .provenance import sha256
-from .models import MODELS, build_model
-
-# Checkpoints written before BatchNorm counted its batches lack these entries; the count only
-# matters to a BatchNorm with momentum=None, which no model of the zoo has.
-_OPTIONAL_KIND = "num_batches_tracked"
-
-
-def checkpoint_id(path: str | Path) -> str:
-    """How a run records an imported teacher: ``checkpoint:`` and the first 16 hex digits of its sha256."""
-    return f"checkpoint:{sha256(path)[:16]}"
+from . import augment, store
+from .checkpoints import checkpoint_id, import_checkpoint
+from .config import RunConfig, from_dict
+from .data import Dataset, dataset_for, to_model_input
+from .engine import distributed, evaluate, numerics, provenance
+from .engine.numerics import resolve_precision
+from .models import build_model
+from .models.ensemble import TeacherEnsemble
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The state dict in the file at ``path``: its ``'model'`` entry (RepDistiller, mdistiller), or
-    the file itself when it is a bare state dict; read with ``weights_only=True``."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
-        if found:
-            raise ValueError(f"teacher_checkpoint: {path} cannot be read with weights_only=True: it pickles "
-                             f"{found.group(1)}; give a file of tensors, such as RepDistiller's ckpt_epoch_<N>.pth "
-                             "(its <model>_last.pth also pickles its options)") from None
-        # torch's own message starts with advice to load unsafely; keep only its diagnosis
-        detail = re.search(r"WeightsUnpickler error:\s*(.+)", str(exc)) or re.search(r"(.*)", str(exc).strip())
-        raise ValueError(f"teacher_checkpoint: cannot read {path} as a file of tensors "
-                         f"({type(exc).__name__}: {detail.group(1).strip()})") from None
-    state = obj.get("model") if isinstance(obj, dict) and "model" in obj else obj
-    if not isinstance(state, dict) or not state or \
-            not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        found = sorted(map(str, obj))[:5] if isinstance(obj, dict) else type(obj).__name__
-        raise ValueError(f"teacher_checkpoint: {path} holds no state dict (expected {{'model': state_dict}} as "
-                         f"RepDistiller and mdistiller save, or a bare state dict of tensors), found {found}")
-    return state
+# ------------------------------------------------------------------------------------ networks
+def ensemble_temperature(cfg: RunConfig) -> float | None:
+    """The temperature at which a probability ensemble averages its members' softened
+    probabilities: the distilling method's own (1 for a method without one); None for logits."""
+    return float(cfg.method_params.get("temperature", 1.0)) if cfg.ensemble == "probs" else None
 
 
-def _kind(key: str) -> str:
-    return key.rsplit(".", 1)[-1]
+def network(cfg: RunConfig, data: Dataset) -> torch.nn.Module:
+    """The teacher's architecture, untrained: one network, or a :class:`TeacherEnsemble` of members."""
+    if cfg.teacher_checkpoint:
+        return build_model(cfg.teacher, data.num_classes, data.in_channels)
+    members = [build_model(member.model, data.num_classes, data.in_channels) for member in cfg.teacher_configs()]
+    if cfg.teacher_ensemble == 1:
+        return members[0]
+    return TeacherEnsemble(members, cfg.ensemble, ensemble_temperature(cfg) or 1.0)
 
 
-def _signature(state: dict[str, torch.Tensor]) -> list[tuple]:
-    """Per entry: its kind, its shape, and whether it starts a new module."""
-    prefixes = [key.rsplit(".", 1)[0] for key in state]
-    return [(_kind(key), tuple(value.shape), i == 0 or prefixes[i] != prefixes[i - 1])
-            for i, (key, value) in enumerate(state.items())]
-
-
-def _comparable(ours: dict, theirs: dict) -> dict:
-    """``ours`` without the optional entries when ``theirs`` has none of them."""
-    if any(_kind(k) == _OPTIONAL_KIND for k in theirs):
-        return ours
-    return {k: v for k, v in ours.items() if _kind(k) != _OPTIONAL_KIND}
-
-
-def _difference(theirs: dict, ours: dict) -> str:
-    """The first difference between two state dicts taken in order, in words."""
-    count = "" if len(theirs) == len(ours) else f"the file has {len(theirs)} tensors, the model {len(ours)}; "
-    for i, (a, b, sa, sb) in enumerate(zip(theirs, ours, _signature(theirs), _signature(ours))):
-        if sa != sb:
-            return (f"{count}tensor {i} differs: file {a!r} {list(sa[1])}, model {b!r} {list(sb[1])}"
-                    + ("" if sa[2] == sb[2] else " (a module boundary falls elsewhere)"))
-    return count + "the shorter is a prefix of the longer"
-
-
-def _classes_and_channels(state: dict) -> tuple[int, int]:
-    """Number of classes (rows of the last matrix) and input channels (of the first convolution)."""
-    shapes = [v.shape for v in state.values()]
-    return (next((s[0] for s in reversed(shapes) if len(s) == 2), 0),
-            next((s[1] for s in shapes if len(s) == 4), 0))
-
-
-def _zoo_matches(state: dict) -> list[str]:
-    """Models of the zoo (at the file's classes and input channels) whose tensors the file has, in order."""
-    num_classes, in_channels = _classes_and_channels(state)
-    if not num_classes or not in_channels:
-        return []
-    wanted = _signature(state)
-    found = []
-    with torch.device("meta"):  # shapes only: no memory, no initialisation cost worth the name
-        for name in MODELS:
-            if _signature(_comparable(build_model(name, num_classes, in_channels).state_dict(), state)) == wanted:
-                found.append(f"{name} (num_classes={num_classes}, in_channels={in_channels})")
-    return found
-
-
-def _translate(state: dict[str, torch.Tensor], model: nn.Module, model_name: str, path) -> dict[str, torch.Tensor]:
-    """``state`` renamed to ``model``'s keys: by name when the names are ours, else in order once
-    kinds, shapes and module boundaries agree entry by entry; a ValueError says what differs."""
-    ours = model.state_dict()
-    if set(state) == set(ours):
-        state = {key: state[key] for key in ours}
-    expected = _comparable(ours, state)
-    if _signature(state) != _signature(expected):
-        matches = _zoo_matches(state)
-        fits = f"the file fits {', '.join(matches)}" if matches else "the file fits no model of the zoo"
-        num_classes, in_channels = _classes_and_channels(ours)
-        raise ValueError(f"teacher_checkpoint: {path} is not a {model_name} (num_classes={num_classes}, "
-                         f"in_channels={in_channels}): {_difference(state, expected)}; {fits}")
-    return {**ours, **dict(zip(expected, state.values()))}
-
-
-def import_checkpoint(path: str | Path, model_name: str, num_classes: int = 100, in_channels: int = 3,
-                      model: nn.Module | None = None) -> nn.Module:
-    """The zoo's ``model_name`` with the weights of a RepDistiller or mdistiller teacher checkpoint
-    (or one of ours) at ``path``, loaded into ``model`` if given; see the module's docstring."""
+def load_weights(cfg: RunConfig, root: Path | None = None, model: torch.nn.Module | None = None) -> torch.nn.Module:
+    """The trained network of a stored vanilla run (used as a teacher), loaded into ``model`` if given."""
     if model is None:
-        model = build_model(model_name, num_classes, in_channels)
-    model.load_state_dict(_translate(read_state_dict(path), model, model_name, path))
+        data = dataset_for(cfg)
+        model = build_model(cfg.model, data.num_classes, data.in_channels)
+    path = store.weights_path(cfg, root)
+    if not path.exists():
+        raise ValueError(f"teacher: the stored run {path.with_suffix('.json')} has no weights file {path.name}; "
+                         "delete the run's JSON to train it again")
+    model.load_state_dict(store.load_tensors(path))
     return model
 
 
-def manifest_path(profile: str, root: str | Path | None = None) -> Path:
-    """Where ``profile``'s teacher manifest lives under the results folder ``root``
-    (default :func:`kdsrc.results.results_dir`)."""
-    return Path(root or results.results_dir()) / "teachers" / profile / "manifest.json"
+def load_teacher(cfg: RunConfig, root: Path | None = None, net: torch.nn.Module | None = None) -> torch.nn.Module:
+    """``cfg``'s trained teacher (one network or an ensemble), from stored runs or its
+    ``teacher_checkpoint``, loaded into ``net`` if given."""
+    net = net or network(cfg, dataset_for(cfg))
+    if cfg.teacher_checkpoint:
+        return import_checkpoint(cfg.teacher_checkpoint, cfg.teacher, model=net)
+    members = net.members if isinstance(net, TeacherEnsemble) else [net]
+    for member_cfg, member in zip(cfg.teacher_configs(), members):
+        load_weights(member_cfg, root, member)
+    return net
 
 
+def teacher_id(cfg: RunConfig) -> str:
+    """How a run records its teacher: the trained teacher's run id, or the checkpoint's id."""
+    return checkpoint_id(cfg.teacher_checkpoint) if cfg.teacher_checkpoint else cfg.teacher_config().run_id()
+
+
+# ------------------------------------------------------------------------------------ ensembles
+def _ensemble_identity(cfg: RunConfig) -> dict:
+    identity = {"members": [member.run_id() for member in cfg.teacher_configs()], "ensemble": cfg.ensemble}
+    if cfg.ensemble == "probs":
+        identity["temperature"] = ensemble_temperature(cfg)
+    return identity
+
+
+def ensemble_id(cfg: RunConfig) -> str:
+    return hashlib.sha256(json.dumps(_ensemble_identity(cfg)).encode()).hexdigest()[:16]
+
+
+def ensemble_path(cfg: RunConfig, root: Path | None = None) -> Path:
+    """Where the accuracy record of ``cfg``'s ensemble teacher is stored."""
+    return store.ensemble_path(cfg.profile, f"{cfg.teacher}_x{cfg.teacher_ensemble}_{cfg.ensemble}_{ensemble_id(cfg)}",
+                               root)
+
+
+def ensemble_record(cfg: RunConfig, members: list[dict], root: Path | None, device) -> dict:
+    """The stored record of ``cfg``'s ensemble teacher, given its members' stored runs: read, or
+    measured (the ensemble's test accuracy) and stored by process 0."""
+    path = ensemble_path(cfg, root)
+    if path.exists():
+        return store.read_run(path)
+    data = dataset_for(cfg)
+    acc = evaluate(load_teacher(cfg, root).to(device), data.test, data, cfg.teacher_config(), device)
+    record = {"run_id": ensemble_id(cfg),
+              "config": {"profile": cfg.profile, "teacher": cfg.teacher, "members": cfg.teacher_ensemble,
+                         "seeds": [m["config"]["seed"] for m in members], "ensemble": cfg.ensemble,
+                         "temperature": ensemble_temperature(cfg)},
+              "member_run_ids": [m["run_id"] for m in members],
+              "member_test_acc": [m["last_test_acc"] for m in members],
+              "last_test_acc": acc, "code": provenance.code_version(), "libraries": provenance.libraries(),
+              "hardware": provenance.hardware(device),
+              "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if distributed.is_main():
+        store.write_json(record, path)
+    distributed.barrier()
+    return record
+
+
+# ---------------------------------------------------------------------------------- logit cache
+@torch.inference_mode()
+def build_logit_cache(teacher: torch.nn.Module, data: Dataset, cfg, device, batch_size: int = 256) -> torch.Tensor:
+    """Teacher logits for all views, shaped (images * views) x classes, row = image * views + view,
+    computed in the run's precision (``cfg.precision``) and stored as fp32."""
+    teacher.eval()
+    images = data.train.images
+    views = augment.num_views(cfg.crop_padding, cfg.flip)
+    out = torch.empty(len(images), views, data.num_classes)
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size].to(device)
+        for view in range(views):
+            ids = torch.full((len(chunk),), view, device=device) if views > 1 else None
+            x = to_model_input(chunk, data.mean, data.std, ids, cfg.crop_padding, cfg.flip)
+            with numerics.autocast(cfg.precision, device):
+                logits = teacher(numerics.memory_format(x, cfg.channels_last))
+            out[start:start + len(chunk), view] = logits.float().cpu()
+    return out.reshape(-1, data.num_classes)
+
+
+def _network_cache(name: str, net, cfg: RunConfig, root: Path | None, device) -> torch.Tensor:
+    data_key = f"{cfg.dataset}-{cfg.train_subset}-{cfg.val_size}-{cfg.subset_seed}-p{cfg.crop_padding}-f{int(cfg.flip)}"
+    numerics_key = f"cl{int(cfg.channels_last)}" + ("_bf16" if resolve_precision(cfg.precision, device) == "bf16" else "")
+    path = store.logit_cache_path(f"{name}_{data_key}_{numerics_key}", root)
+    with distributed.main_first():  # built and stored by process 0, read by the others
+        if path.exists():
+            return store.load_tensors(path)
+        logits = build_logit_cache(net.to(device), dataset_for(cfg), cfg, device)
+        store.save_tensors(logits, path)
+        return logits
+
+
+def logit_cache(cfg: RunConfig, teacher, root: Path | None, device) -> torch.Tensor:
+    """The teacher's logits on every view of the training images, built once per network and data
+    and stored; an ensemble's is the combination of its members' caches, each stored as a single
+    teacher's would be (so ensembles of any size share them)."""
+    if isinstance(teacher, TeacherEnsemble):
+        members = [_network_cache(member.run_id(), net, cfg, root, device)
+                   for member, net in zip(cfg.teacher_configs(), teacher.members)]
+        return teacher.combine(torch.stack(members))
+    return _network_cache(teacher_id(cfg).replace(":", "-"), teacher, cfg, root, device)
+
+
+# ------------------------------------------------------------------------------------- manifest
 def _entries(path: Path) -> dict:
     if not path.exists():
         return {}
@@ -161,10 +176,10 @@ def _entries(path: Path) -> dict:
 
 
 def _record(profile: str, key: str, entry: dict, root: str | Path | None) -> dict:
-    path = manifest_path(profile, root)
+    path = store.manifest_path(profile, root)
     entries = _entries(path)
     entries[key] = entry
-    results.write_json(entries, path)
+    store.write_json(entries, path)
     return entry
 
 
@@ -172,7 +187,7 @@ def record_trained(run: dict, weights: Path, root: str | Path | None = None) -> 
     """Record the trained teacher of stored vanilla ``run`` (its weights file ``weights``) in its
     profile's manifest; the entry."""
     cfg = run["config"]
-    entry = {"model": cfg["model"], "source": f"run:{run['run_id']}", "sha256": sha256(weights),
+    entry = {"model": cfg["model"], "source": f"run:{run['run_id']}", "sha256": provenance.sha256(weights),
              "dataset": cfg["dataset"], "test_subset": cfg["test_subset"],
              "last_test_acc": run["last_test_acc"], "best_test_acc": run["best_test_acc"],
              "epochs": cfg["epochs"], "seed": cfg["seed"], "code": run["code"]["git_commit"],
@@ -184,7 +199,8 @@ def record_imported(cfg, test_acc: float, root: str | Path | None = None) -> dic
     """Record the teacher that run configuration ``cfg`` reads from ``cfg.teacher_checkpoint``,
     with the test accuracy we measured, in the profile's manifest; the entry."""
     code = provenance.code_version()
-    entry = {"model": cfg.teacher, "source": str(cfg.teacher_checkpoint), "sha256": sha256(cfg.teacher_checkpoint),
+    entry = {"model": cfg.teacher, "source": str(cfg.teacher_checkpoint),
+             "sha256": provenance.sha256(cfg.teacher_checkpoint),
              "dataset": cfg.dataset, "test_subset": cfg.test_subset,
              "last_test_acc": test_acc, "best_test_acc": test_acc, "epochs": None, "seed": None,
              "code": code["git_commit"], "code_dirty": code["kdsrc_dirty"],
@@ -192,11 +208,47 @@ def record_imported(cfg, test_acc: float, root: str | Path | None = None) -> dic
     return _record(cfg.profile, checkpoint_id(cfg.teacher_checkpoint), entry, root)
 
 
+def imported(cfg: RunConfig, net: torch.nn.Module, root: Path | None, device) -> tuple[str, float]:
+    """Load ``cfg``'s teacher checkpoint into ``net``, measure its test accuracy once, before the
+    student trains (as RepDistiller does), and record it in the manifest; its id and accuracy."""
+    load_teacher(cfg, root, net)
+    data = dataset_for(cfg)
+    acc = evaluate(net.to(device), data.test, data, cfg, device)
+    if distributed.is_main():
+        record_imported(cfg, acc, root)
+    return checkpoint_id(cfg.teacher_checkpoint), acc
+
+
+def record_members(cfg: RunConfig, members: list[dict], root: Path | None) -> None:
+    """Record the stored runs of ``cfg``'s trained teacher (its members) in the manifest (process 0)."""
+    for member_cfg, member in zip(cfg.teacher_configs(), members) if distributed.is_main() else ():
+        record_trained(member, store.weights_path(member_cfg, root), root)
+
+
+def record_stored_teachers(profile: str, root: Path | None = None) -> list[dict]:
+    """Record in ``profile``'s teacher manifest every trained teacher its stored student runs used
+    (runs stored before the manifest existed never passed through :func:`record_members`); the
+    entries, one per teacher, read from the teachers' own stored runs and weights."""
+    used = {}
+    for path in store.run_files(profile, root):
+        cfg = from_dict(store.read_run(path)["config"])
+        if not cfg.teacher_checkpoint:
+            used.update((member.run_id(), member) for member in cfg.teacher_configs())
+    entries = []
+    for member in used.values():
+        path = store.run_path(member, root)
+        if not path.exists():
+            raise store.MissingRun(f"teacher manifest: the teacher run {path} is not stored")
+        entries.append(record_trained(store.read_run(path), store.weights_path(member, root), root))
+    return entries
+
+
 def manifest(profile: str, root: str | Path | None = None) -> pd.DataFrame:
     """The teachers recorded for ``profile``, one row each (``id``: ``run:...`` or ``checkpoint:...``)."""
-    entries = _entries(manifest_path(profile, root))
+    entries = _entries(store.manifest_path(profile, root))
     return pd.DataFrame([{"id": key, **entry} for key, entry in sorted(entries.items())])
 
 
-__all__ = ["import_checkpoint", "read_state_dict", "sha256", "checkpoint_id",
-           "record_trained", "record_imported", "manifest", "manifest_path"]
+__all__ = ["network", "load_weights", "load_teacher", "teacher_id", "ensemble_temperature", "ensemble_id",
+           "ensemble_path", "ensemble_record", "build_logit_cache", "logit_cache", "record_trained",
+           "record_imported", "imported", "record_members", "record_stored_teachers", "manifest"]

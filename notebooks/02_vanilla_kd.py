@@ -32,7 +32,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import torch
 
-from kdsrc import examples, experiment, losses, plots, prose, results
+from kdsrc import engine, examples, experiment, losses, plots, prose, results, teachers
 from kdsrc.config import make_config
 from kdsrc.plots import FASHION_CLASSES
 
@@ -66,8 +66,8 @@ for logits in ([2.0, 3.0, 4.0], [-2.0, -1.0, 0.0]):
 
 # %%
 teacher = experiment.run(teacher_cfg)
-teacher_net = experiment.load_weights(teacher_cfg)
-first_logits = experiment.predict(teacher_net, data.test.images[:1], data)[0]
+teacher_net = teachers.load_weights(teacher_cfg)
+first_logits = engine.predict(teacher_net, data.test.images[:1], data)[0]
 print("label of the first test image:", FASHION_CLASSES[data.test.labels[0]])
 plots.softmax_temperatures(first_logits, class_names=FASHION_CLASSES);
 
@@ -112,7 +112,7 @@ for t in (1, 2, 4, 8):
 # The teacher is frozen: in evaluation mode, without gradients. Because the training
 # augmentation (crop after 2-pixel padding, flip) gives every image only 50 distinct views, the
 # teacher's logits for all views are computed once and looked up during training
-# (`kdsrc.teacher_cache`); a KD epoch then costs about as much as an epoch of the student alone.
+# (`kdsrc.teachers.logit_cache`); a KD epoch then costs about as much as an epoch of the student alone.
 
 # %% [markdown]
 # ## KD against the student alone

@@ -43,7 +43,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import examples, experiment, losses, plots, prose, results
+from kdsrc import engine, examples, experiment, losses, plots, prose, results, teachers
 from kdsrc.config import make_config
 
 experiment.use(fresh=fresh_results, stored_only=stored_only)
@@ -86,9 +86,9 @@ for form in ("official", "paper"):
 teacher = experiment.run(at_cfg.teacher_config())
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 image = data.test.images[:1]
-networks = {"teacher": experiment.load_weights(at_cfg.teacher_config()),
-            "student alone": experiment.load_weights(make_config("vanilla", profile))}
-plots.attention_maps({name: experiment.predict_features(net, image, data) for name, net in networks.items()},
+networks = {"teacher": teachers.load_weights(at_cfg.teacher_config()),
+            "student alone": teachers.load_weights(make_config("vanilla", profile))}
+plots.attention_maps({name: engine.predict_features(net, image, data) for name, net in networks.items()},
                      image[0]);
 
 # %% [markdown]

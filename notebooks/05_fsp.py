@@ -54,7 +54,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import examples, experiment, losses, plots, prose, results
+from kdsrc import engine, examples, experiment, losses, plots, prose, results, teachers
 from kdsrc.config import make_config
 
 experiment.use(fresh=fresh_results, stored_only=stored_only)
@@ -108,9 +108,9 @@ except ValueError as error:
 teacher = experiment.run(fsp_cfg.teacher_config())
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 images = data.test.images[:256]
-networks = {"teacher": experiment.load_weights(fsp_cfg.teacher_config()),
-            "student alone": experiment.load_weights(make_config("vanilla", profile))}
-plots.fsp_matrices({name: experiment.predict_features(net, images, data) for name, net in networks.items()});
+networks = {"teacher": teachers.load_weights(fsp_cfg.teacher_config()),
+            "student alone": teachers.load_weights(make_config("vanilla", profile))}
+plots.fsp_matrices({name: engine.predict_features(net, images, data) for name, net in networks.items()});
 
 # %% [markdown]
 # ## Results

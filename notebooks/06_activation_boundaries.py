@@ -65,7 +65,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import examples, experiment, losses, plots, probes, prose, results
+from kdsrc import engine, examples, experiment, losses, plots, probes, prose, results, teachers
 from kdsrc.config import make_config
 
 experiment.use(fresh=fresh_results, stored_only=stored_only)
@@ -106,9 +106,9 @@ for name, scale in (("inside the margin", 0.5), ("beyond the margin", 1.5)):
 teacher = experiment.run(ab_cfg.teacher_config())
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 images = data.test.images[:256]
-networks = {"teacher": experiment.load_weights(ab_cfg.teacher_config()),
-            "student alone": experiment.load_weights(make_config("vanilla", profile))}
-features = {name: experiment.predict_features(net, images, data) for name, net in networks.items()}
+networks = {"teacher": teachers.load_weights(ab_cfg.teacher_config()),
+            "student alone": teachers.load_weights(make_config("vanilla", profile))}
+features = {name: engine.predict_features(net, images, data) for name, net in networks.items()}
 plots.preactivations(features, margin=ab_cfg.method_params["margin"]);
 
 # %%

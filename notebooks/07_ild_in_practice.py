@@ -36,7 +36,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import experiment, plots, prose, results
+from kdsrc import bench, experiment, plots, prose, results
 from kdsrc.compatibility import compatibility
 from kdsrc.config import make_config
 
@@ -111,7 +111,7 @@ prose.glue(**{f"fitnets{layer}_gain": mean for layer, (mean, _) in hints.items()
 # Two measurements. First, the training seconds per epoch of the stored runs (mean over seeds),
 # as each method trained in this book; they were trained in different sessions, some while
 # other jobs shared the two cores (the student-alone runs among them), so their ratios carry
-# some noise. Second, a controlled benchmark, `python -m kdsrc bench --costs`, that trains every
+# some noise. Second, a controlled benchmark, `python -m kdsrc bench costs`, that trains every
 # method in a fresh process on the same data, one after the other on an otherwise idle machine,
 # and reports images per second (the best epoch after a warm-up), the peak memory the training
 # adds to what the process held before it (data and models loaded) and the trainable
@@ -131,7 +131,7 @@ stored_cost["first stage s/epoch"] = pd.Series({name: results.first_stage_second
 stored_cost.round(2)
 
 # %%
-bench = results.method_costs_frame(experiment.method_costs(profile))
+bench = results.method_costs_frame(bench.method_costs(profile))
 bench
 
 # %% tags=["remove-cell"]
@@ -195,7 +195,7 @@ compat
 # NBVAL_CHECK_OUTPUT
 # (hidden in the book) the regression test's view of the summary: every column but the timings
 names = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at", "FSP": "fsp", "AB": "ab"}
-summary = results.method_summary(methods, experiment.method_costs(profile), names)
+summary = results.method_summary(methods, bench.method_costs(profile), names)
 summary[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "first-stage epochs", "extra parameters"]]
 
 # %% tags=["remove-cell"]

@@ -57,7 +57,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 import pandas as pd
 import torch
 
-from kdsrc import examples, experiment, losses, plots, probes, prose, results
+from kdsrc import engine, examples, experiment, losses, plots, probes, prose, results, teachers
 from kdsrc.config import make_config
 
 experiment.use(fresh=fresh_results, stored_only=stored_only)
@@ -124,13 +124,13 @@ for name, student in students.items():
 # %%
 teacher = experiment.run(srrl_cfg.teacher_config())
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
-networks = {"teacher": experiment.load_weights(srrl_cfg.teacher_config()),
-            "student alone": experiment.load_weights(make_config("vanilla", profile))}
+networks = {"teacher": teachers.load_weights(srrl_cfg.teacher_config()),
+            "student alone": teachers.load_weights(make_config("vanilla", profile))}
 
 # %%
 # NBVAL_CHECK_OUTPUT
 images, labels = data.test.images[:2000], data.test.labels[:2000]
-features = {name: experiment.predict_features(net, images, data) for name, net in networks.items()}
+features = {name: engine.predict_features(net, images, data) for name, net in networks.items()}
 classifier_check = probes.classifier_table(features, networks["teacher"].fc, labels).round(2)
 classifier_check
 

@@ -28,7 +28,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import experiment, plots, prose, results
+from kdsrc import bench, experiment, plots, prose, results
 from kdsrc.config import make_config
 
 root = experiment.use(fresh=fresh_results, stored_only=stored_only)
@@ -46,7 +46,7 @@ teacher = experiment.run(make_config("kd", profile).teacher_config())
 # Last- and best-epoch test accuracy (mean ± std over seeds); the paired gain over the student
 # alone (the difference between runs of the same seed, mean ± std); the time of a training
 # epoch relative to the student alone and the peak memory the training adds, both from the
-# controlled benchmark (`python -m kdsrc bench --costs`: every method in a fresh process on
+# controlled benchmark (`python -m kdsrc bench costs`: every method in a fresh process on
 # an otherwise idle machine); the first stage of FSP and AB, with its own epoch-time ratio;
 # and the trainable parameters each method adds to the student (connectors and auxiliary
 # heads, all dropped after training). The teacher is the same for every method:
@@ -54,7 +54,7 @@ teacher = experiment.run(make_config("kd", profile).teacher_config())
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"teacher {teacher['config']['model']}: {teacher['last_test_acc']:.2f} % test accuracy")
-summary = results.method_summary(runs, experiment.method_costs(profile), methods)
+summary = results.method_summary(runs, bench.method_costs(profile), methods)
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT

@@ -40,7 +40,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import experiment, prose, results
+from kdsrc import bench, experiment, prose, results
 from kdsrc.config import from_dict, make_config
 from kdsrc.distillers import METHODS
 
@@ -84,7 +84,7 @@ def every_seed(values, words="on every seed"):
     return words if (values > 0).all() else "not on every seed"
 
 
-costs = results.method_costs_frame(experiment.method_costs(profile)).set_index("method")
+costs = results.method_costs_frame(bench.method_costs(profile)).set_index("method")
 kd_gain = difference(frame, "resnet8 + KD, transfer set", "resnet8 alone, transfer set")
 mean_acc = frame.groupby("run", sort=False).last_acc.mean()
 alone_acc, kd_acc = mean_acc["resnet8 alone, transfer set"], mean_acc["resnet8 + KD, transfer set"]
@@ -200,12 +200,12 @@ prose.glue(teacher_gap=gap["resnet14 (the book's)"][0]["teacher_test_acc"] - gap
 # Running the teacher on every batch costs a forward pass of a larger network per step. But
 # with a fixed teacher and the book's augmentation (a crop after 2-pixel padding and a flip,
 # 50 possible views of each image), the teacher's logits for every view can be computed once
-# and looked up: `kdsrc.teacher_cache`. The stored benchmark (`python -m kdsrc bench --teacher-cache`, four
+# and looked up: `kdsrc.teachers.logit_cache`. The stored benchmark (`python -m kdsrc bench teacher-cache`, four
 # epochs a mode, best epoch after the first) measures both against the student alone:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-cache_bench = experiment.teacher_cache_cost(profile)
+cache_bench = bench.teacher_cache_cost(profile)
 print(f"{cache_bench['student']} student, {cache_bench['teacher']} teacher, {cache_bench['train_images']} images, "
       f"{cache_bench['hardware']['cpu']}, {cache_bench['threads']} threads")
 
@@ -262,7 +262,7 @@ prose.glue(cache_views=cache_bench["cache_build_seconds"] / on_the_fly, cache_re
 ild_methods = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at", "FSP": "fsp", "AB": "ab"}
 ild_runs = {name: alone if method == "vanilla" else distilled if method == "kd"
             else experiment.run_seeds(make_config(method, profile), seeds) for name, method in ild_methods.items()}
-ild = results.method_summary(ild_runs, experiment.method_costs(profile), ild_methods)
+ild = results.method_summary(ild_runs, bench.method_costs(profile), ild_methods)
 ild[["run", "last acc (%)", "paired gain over alone", "first-stage epochs", "extra parameters"]]
 
 # %%

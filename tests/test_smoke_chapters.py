@@ -179,5 +179,5 @@ def test_the_measured_spreads_written_here_are_the_stored_measurement():
 def _machine() -> dict:
     import torch
 
-    from kdsrc import provenance
+    from kdsrc.engine import provenance
     return {**provenance.hardware("cpu"), "torch": torch.__version__}

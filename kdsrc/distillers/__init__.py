@@ -1,17 +1,6 @@
-"""The method registry: a plain dict from method name to distiller class."""
-from .ab import AB
-from .at import AT
-from .base import Distiller, Stage
-from .ce_binary_kl import CEBinaryKL
-from .dhkd import DHKD
-from .fitnets import FitNets
-from .fsp import FSP
-from .kd import KD
-from .srrl import SRRL
-from .vanilla import Vanilla
+"""The methods: one file a method, a registry (:data:`METHODS`) and one way to build them (:func:`build`)."""
+from .base import DataSummary, Distiller
+from .build import build, example_summary, summarise
+from .registry import ALONE, KD_METHOD, METHODS
 
-METHODS: dict[str, type[Distiller]] = {"vanilla": Vanilla, "kd": KD, "fitnets": FitNets, "at": AT,
-                                       "fsp": FSP, "ab": AB, "srrl": SRRL, "dhkd": DHKD,
-                                       "ce_binary_kl": CEBinaryKL}
-
-__all__ = ["METHODS", "Distiller", "Stage"]
+__all__ = ["METHODS", "ALONE", "KD_METHOD", "DataSummary", "Distiller", "build", "example_summary", "summarise"]

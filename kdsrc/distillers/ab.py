@@ -26,7 +26,7 @@ from ..losses import ab_loss
 from .base import Stage, feature_modules, feature_shapes
 from .connectors import ab_connector, conv_regressor
 from .kd import KD
-from .validate import (require_choice, require_int, require_non_negative, require_positive,
+from ..validate import (ConfigError, require_choice, require_int, require_non_negative, require_positive,
                        require_stage_indices, resolve_stages)
 
 CONNECTORS = ("official", "repdistiller")
@@ -60,22 +60,27 @@ class AB(KD):
     """
 
     Config = ABConfig
+    # The first stage's share of the training as FSP's (:mod:`kdsrc.distillers.fsp`); the paper
+    # profile runs RepDistiller's AB, which produced the CRD tables' numbers (module docstring).
+    profile_defaults = {"smoke": {"init_epochs": 1}, "cpu": {"init_epochs": 2},
+                        "paper": {"connector": "repdistiller", "layers": "all", "ce_weight": 1.0, "kd_weight": 0.0}}
+    unhashed_defaults = {"connector": "official"}  # added after the cpu runs were stored
 
-    def __init__(self, student, teacher, config: ABConfig = ABConfig(), example=None):
-        super().__init__(student, teacher, config)
-        s_shapes, t_shapes = feature_shapes(student, example), feature_shapes(teacher, example)
+    def __init__(self, student, teacher, config: ABConfig = ABConfig(), data=None):
+        super().__init__(student, teacher, config, data)
+        s_shapes, t_shapes = feature_shapes(student, data.example), feature_shapes(teacher, data.example)
         self.layers = resolve_stages("layers", config.layers, len(s_shapes), len(t_shapes))
         self.connectors = nn.ModuleList(_connector(config.connector, s_shapes[i], t_shapes[i], i) for i in self.layers)
 
     def first_stage(self) -> Stage:
         n = len(self.layers)
 
-        def loss(x, y):
+        def loss(x, y, step):
             student = self.student.forward_features(x).preacts
             teacher = self.teacher_features(x).preacts
             total = sum(ab_loss(connector(student[i]), teacher[i], self.config.margin) / 2 ** (n - 1 - k)
                         for k, (i, connector) in enumerate(zip(self.layers, self.connectors)))
-            return {"ab": total * 3 / 1000}
+            return None, {"ab": total * 3 / 1000}
         return Stage("ab", self.config.init_epochs, [*feature_modules(self.student), self.connectors], loss)
 
 
@@ -83,7 +88,7 @@ def _connector(kind: str, student_shape, teacher_shape, stage: int) -> nn.Module
     """The connector of ``kind`` from a student stage map to the teacher's (see the module docstring)."""
     if kind == "official":
         if student_shape[-2:] != teacher_shape[-2:]:
-            raise ValueError(f"layers: stage {stage} is {tuple(student_shape[-2:])} in the student and "
+            raise ConfigError(f"layers: stage {stage} is {tuple(student_shape[-2:])} in the student and "
                              f"{tuple(teacher_shape[-2:])} in the teacher; a 1x1 connector cannot resize "
                              "(connector='repdistiller' can)")
         return ab_connector(student_shape[1], teacher_shape[1])

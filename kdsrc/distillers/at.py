@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ..losses import at_loss
 from .base import Distiller, feature_shapes
-from .validate import require_non_negative, require_positive, require_stage_indices, resolve_stages
+from ..validate import require_non_negative, require_positive, require_stage_indices, resolve_stages
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,14 @@ class AT(Distiller):
 
     Config = ATConfig
     needs_teacher = True
+    profile_defaults = {"paper": {"layers": "all"}}  # RepDistiller's AT, whatever the network
 
-    def __init__(self, student, teacher, config: ATConfig = ATConfig(), example=None):
-        super().__init__(student, teacher)
-        self.config = config
-        self.layers = resolve_stages("layers", config.layers, len(feature_shapes(student, example)),
-                                     len(feature_shapes(teacher, example)))
+    def __init__(self, student, teacher, config: ATConfig = ATConfig(), data=None):
+        super().__init__(student, teacher, config, data)
+        self.layers = resolve_stages("layers", config.layers, len(feature_shapes(student, data.example)),
+                                     len(feature_shapes(teacher, data.example)))
 
-    def forward_train(self, x, y, keys=None):
+    def forward_train(self, x, y, step=None):
         features = self.student.forward_features(x)
         teacher = self.teacher_features(x)
         layers = self.layers

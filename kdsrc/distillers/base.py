@@ -1,27 +1,25 @@
 """The distiller base: a trainable student beside a frozen teacher (mdistiller's pattern)."""
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from ..engine.stage import Stage, Step
 from ..models.features import Features
+from ..validate import ConfigError
 
 
-@dataclass
-class Stage:
-    """A first training stage that a two-stage method declares (FSP, AB).
+@dataclass(frozen=True)
+class DataSummary:
+    """What a distiller's constructor knows of the data: the number of training images (a memory
+    bank's size), of classes, and ``example``, two normalised training images for sizing
+    connectors from the networks' feature shapes."""
 
-    The trainer optimises the parameters of ``modules`` for ``epochs`` epochs at the base learning
-    rate without decay (RepDistiller's ``init`` stage), with those modules in train mode and
-    everything else in eval mode, minimising the sum of ``loss(x, y)``.
-    """
-
-    name: str
-    epochs: int
-    modules: list[nn.Module]
-    loss: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+    train_images: int
+    num_classes: int
+    example: torch.Tensor
 
 
 def _usable(value):
@@ -42,20 +40,44 @@ def feature_modules(model: nn.Module) -> list[nn.Module]:
 class Distiller(nn.Module):
     """Holds the student, an optional frozen teacher and any extra trainable modules.
 
-    Subclasses take ``(student, teacher, config, example)``, where ``example`` is a small input batch
-    for sizing connectors, and implement ``forward_train(x, y, keys=None) -> (student_logits,
-    {name: loss})``; the trainer sums the dict. ``keys`` identify each image's augmented view so that teacher
-    logits can come from a precomputed cache (:meth:`teacher_logits`).
+    Subclasses take ``(student, teacher, config, data)``, where ``data`` is the
+    :class:`DataSummary` (built by :func:`kdsrc.distillers.build`), and implement
+    ``forward_train(x, y, step) -> (student_logits, {name: loss})``; the trainer sums the dict.
+    ``step`` is the trainer's :class:`~kdsrc.engine.stage.Step` (epoch, progress, the batch's
+    dataset indices and view-cache rows, the seeded generator); None outside training.
+
+    What a method is, declared on its class and checked generically (:mod:`kdsrc.config`,
+    :func:`kdsrc.distillers.build`):
+
+    - ``Config``: its parameters (a frozen dataclass whose defaults are the paper recipe's);
+      ``profile_defaults``: the values a profile sets apart from those, per profile;
+      ``unhashed_defaults``: parameters added after runs were stored, hashed only when set to
+      something else, so those runs keep their ids;
+    - ``needs_teacher``; ``reads_only_teacher_logits`` (its losses see the teacher only through
+      :meth:`teacher_logits`, so a view cache may serve them); ``needs_hard_labels`` (it refuses
+      mixed, soft labels); :attr:`separate_backward` (a setting that makes it train in one
+      process only);
+    - ``pair_requirement``: what it needs of a teacher-student pair, in words, where it cannot
+      pair every one (shown where a plan skips a pair).
     """
 
-    needs_teacher = False
+    Config: ClassVar[type]
+    profile_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    unhashed_defaults: ClassVar[dict[str, Any]] = {}
+    needs_teacher: ClassVar[bool] = False
+    reads_only_teacher_logits: ClassVar[bool] = False
+    needs_hard_labels: ClassVar[bool] = False
+    pair_requirement: ClassVar[str | None] = None
 
-    def __init__(self, student: nn.Module, teacher: nn.Module | None = None):
+    def __init__(self, student: nn.Module, teacher: nn.Module | None = None, config=None,
+                 data: DataSummary | None = None):
         super().__init__()
         if self.needs_teacher and teacher is None:
-            raise ValueError(f"teacher: method {type(self).__name__} needs a teacher model")
+            raise ConfigError(f"teacher: method {type(self).__name__} needs a teacher model")
         self.student = student
         self.teacher = teacher
+        self.config = self.Config() if config is None else config
+        self.data = data
         self.logit_cache: torch.Tensor | None = None  # (images * views) x classes
         if teacher is not None:
             teacher.requires_grad_(False)
@@ -94,10 +116,11 @@ class Distiller(nn.Module):
             features = self.teacher.forward_features(x)
         return Features(*(_usable(getattr(features, f.name)) for f in dataclasses.fields(Features)))
 
-    def teacher_logits(self, x: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
-        """The frozen teacher's logits for batch ``x``, from the view cache when one is attached."""
-        if self.logit_cache is not None and keys is not None:
-            return self.logit_cache[keys]
+    def teacher_logits(self, x: torch.Tensor, step: Step | None = None) -> torch.Tensor:
+        """The frozen teacher's logits for batch ``x``, from the view cache when one is attached
+        and the step's images are cached views."""
+        if self.logit_cache is not None and step is not None and step.cache_rows is not None:
+            return self.logit_cache[step.cache_rows]
         with torch.inference_mode():
             logits = self.teacher(x)
         return _usable(logits)
@@ -122,7 +145,12 @@ class Distiller(nn.Module):
         """The method's first training stage, or None for single-stage methods."""
         return None
 
-    def forward_train(self, x: torch.Tensor, y: torch.Tensor, keys: torch.Tensor | None = None):
+    def main_stage(self, epochs: int) -> Stage:
+        """The main training: every trainable parameter on :meth:`forward_train`, for ``epochs``
+        epochs on the run's schedule, back-propagated by :meth:`backward`."""
+        return Stage("main", epochs, [self], self.forward_train, scheduled=True, backward=self.backward)
+
+    def forward_train(self, x: torch.Tensor, y: torch.Tensor, step: Step | None = None):
         raise NotImplementedError
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..losses import binary_kl
 from . import gradients
 from .kd import KD, KDConfig
-from .validate import require_bool
+from ..validate import require_bool
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Trainable modules that map a student's feature map onto a teacher's."""
 from torch import nn
 
+from ..validate import ConfigError
+
 
 def conv_regressor(student_shape, teacher_shape, relu: bool = True, parameter: str = "hint_layer") -> nn.Sequential:
     """RepDistiller's ``ConvReg`` (models/util.py), the FitNets regressor as the CRD benchmark builds it.
@@ -19,7 +21,7 @@ def conv_regressor(student_shape, teacher_shape, relu: bool = True, parameter: s
     elif s_h >= t_h:
         conv = nn.Conv2d(s_c, t_c, (1 + s_h - t_h, 1 + s_w - t_w))
     else:
-        raise ValueError(f"{parameter}: the guided student map of {s_h}x{s_w} cannot be regressed onto the teacher map "
+        raise ConfigError(f"{parameter}: the guided student map of {s_h}x{s_w} cannot be regressed onto the teacher map "
                          f"of {t_h}x{t_w} (the student map must be at least as large, or half as large)")
     layers = [conv, nn.BatchNorm2d(t_c)] + ([nn.ReLU(inplace=True)] if relu else [])
     return nn.Sequential(*layers)

@@ -20,7 +20,7 @@ from torch import nn
 from ..losses import binary_kl_norm
 from . import gradients
 from .base import Distiller
-from .validate import require_bool, require_choice, require_non_negative, require_positive
+from ..validate import require_bool, require_choice, require_non_negative, require_positive
 
 
 @dataclass(frozen=True)
@@ -54,19 +54,18 @@ class DHKD(Distiller):
 
     Config = DHKDConfig
     needs_teacher = True
-    caches_teacher_logits = True  # the loss reads only the teacher's logits
+    reads_only_teacher_logits = True  # the loss reads only the teacher's logits
 
-    def __init__(self, student, teacher, config: DHKDConfig = DHKDConfig(), example=None):
-        super().__init__(student, teacher)
-        self.config = config
+    def __init__(self, student, teacher, config: DHKDConfig = DHKDConfig(), data=None):
+        super().__init__(student, teacher, config, data)
         self.aux_head = auxiliary_head(student.fc.in_features, student.fc.out_features, config.aux_head)
 
-    def forward_train(self, x, y, keys=None):
+    def forward_train(self, x, y, step=None):
         features = self.student.forward_features(x)
         auxiliary = self.aux_head(features.pooled)
         return features.logits, {
             "ce": self.config.ce_weight * F.cross_entropy(features.logits, y),
-            "kd": self.config.kd_weight * binary_kl_norm(auxiliary, self.teacher_logits(x, keys),
+            "kd": self.config.kd_weight * binary_kl_norm(auxiliary, self.teacher_logits(x, step),
                                                          self.config.temperature),
         }
 

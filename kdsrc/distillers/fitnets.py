@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..losses import hint_loss, kd_loss
 from .base import Distiller, Stage, feature_shapes
 from .connectors import conv_regressor
-from .validate import require_existing_stages, require_int, require_non_negative, require_positive
+from ..validate import require_existing_stages, require_int, require_non_negative, require_positive
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,9 @@ class FitNets(Distiller):
     Config = FitNetsConfig
     needs_teacher = True
 
-    def __init__(self, student, teacher, config: FitNetsConfig = FitNetsConfig(), example=None):
-        super().__init__(student, teacher)
-        self.config = config
-        s_shapes, t_shapes = feature_shapes(student, example), feature_shapes(teacher, example)
+    def __init__(self, student, teacher, config: FitNetsConfig = FitNetsConfig(), data=None):
+        super().__init__(student, teacher, config, data)
+        s_shapes, t_shapes = feature_shapes(student, data.example), feature_shapes(teacher, data.example)
         require_existing_stages("hint_layer", [config.hint_layer], len(t_shapes))
         require_existing_stages("guided_layer", [config.guided_layer], len(s_shapes))
         self.regressor = conv_regressor(s_shapes[config.guided_layer], t_shapes[config.hint_layer])
@@ -67,14 +66,14 @@ class FitNets(Distiller):
             return None
         modules = [*self.student.stage_modules()[:self.config.guided_layer + 1], self.regressor]
         return Stage("hint", self.config.init_epochs, modules,
-                     lambda x, y: {"hint": self._hint_loss(x, self.student.forward_features(x))})
+                     lambda x, y, step: (None, {"hint": self._hint_loss(x, self.student.forward_features(x))}))
 
-    def forward_train(self, x, y, keys=None):
+    def forward_train(self, x, y, step=None):
         features = self.student.forward_features(x)
         losses = {"ce": self.config.ce_weight * F.cross_entropy(features.logits, y)}
         if self.config.hint_weight:
             losses["hint"] = self.config.hint_weight * self._hint_loss(x, features)
         if self.config.kd_weight:
-            losses["kd"] = self.config.kd_weight * kd_loss(features.logits, self.teacher_logits(x, keys),
+            losses["kd"] = self.config.kd_weight * kd_loss(features.logits, self.teacher_logits(x, step),
                                                            self.config.temperature)
         return features.logits, losses

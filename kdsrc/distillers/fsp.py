@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ..losses import fsp_loss
 from .base import Distiller, Stage, feature_modules, feature_shapes
-from .validate import require_int, require_non_negative
+from ..validate import ConfigError, require_choice, require_int, require_non_negative
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,7 @@ class FSPConfig:
     def __post_init__(self):
         require_int("init_epochs", self.init_epochs, minimum=1)
         require_non_negative("ce_weight", self.ce_weight)
-        if self.pool not in ("avg", "max"):
-            raise ValueError(f"pool: must be 'avg' or 'max', got {self.pool!r}")
+        require_choice("pool", self.pool, ("avg", "max"))
 
 
 class FSP(Distiller):
@@ -36,26 +35,29 @@ class FSP(Distiller):
 
     Config = FSPConfig
     needs_teacher = True
+    # The first stage is 30 epochs of RepDistiller's 240 (1/8 of the main training); the cpu
+    # profile keeps a similar share of its epochs (book/reproduce.py), the smoke profile one epoch.
+    profile_defaults = {"smoke": {"init_epochs": 1}, "cpu": {"init_epochs": 2}}
+    pair_requirement = "FSP compares the two networks stage by stage, so it needs equal channel counts at every stage"
 
-    def __init__(self, student, teacher, config: FSPConfig = FSPConfig(), example=None):
-        super().__init__(student, teacher)
-        self.config = config
-        s_shapes, t_shapes = feature_shapes(student, example), feature_shapes(teacher, example)
+    def __init__(self, student, teacher, config: FSPConfig = FSPConfig(), data=None):
+        super().__init__(student, teacher, config, data)
+        s_shapes, t_shapes = feature_shapes(student, data.example), feature_shapes(teacher, data.example)
         s_channels, t_channels = [s[1] for s in s_shapes], [t[1] for t in t_shapes]
         if s_channels != t_channels:
-            raise ValueError(f"method: fsp needs equal channels at every stage, got student {s_channels} "
+            raise ConfigError(f"method: fsp needs equal channels at every stage, got student {s_channels} "
                              f"and teacher {t_channels}; choose another method or pair")
 
     def _pairs(self, stages):
         return list(zip(stages[:-1], stages[1:]))
 
     def first_stage(self) -> Stage:
-        def loss(x, y):
+        def loss(x, y, step):
             student = self.student.forward_features(x).stages
             teacher = self.teacher_features(x).stages
-            return {"fsp": fsp_loss(self._pairs(student), self._pairs(teacher), pool=self.config.pool)}
+            return None, {"fsp": fsp_loss(self._pairs(student), self._pairs(teacher), pool=self.config.pool)}
         return Stage("fsp", self.config.init_epochs, feature_modules(self.student), loss)
 
-    def forward_train(self, x, y, keys=None):
+    def forward_train(self, x, y, step=None):
         logits = self.student(x)
         return logits, {"ce": self.config.ce_weight * F.cross_entropy(logits, y)}

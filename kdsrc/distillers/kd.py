@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..losses import kd_loss
 from .base import Distiller
-from .validate import require_non_negative, require_positive
+from ..validate import require_non_negative, require_positive
 
 
 @dataclass(frozen=True)
@@ -34,17 +34,16 @@ class KD(Distiller):
 
     Config = KDConfig
     needs_teacher = True
-    caches_teacher_logits = True  # its loss reads only the teacher's logits: the view cache serves them
+    reads_only_teacher_logits = True  # its loss reads only the teacher's logits: the view cache serves them
     soft_loss = staticmethod(kd_loss)  # the distillation term on (student, teacher logits, T)
 
-    def __init__(self, student, teacher, config: KDConfig = KDConfig(), example=None):
-        super().__init__(student, teacher)
-        self.config = config
+    def __init__(self, student, teacher, config: KDConfig = KDConfig(), data=None):
+        super().__init__(student, teacher, config, data)
 
-    def forward_train(self, x, y, keys=None):
+    def forward_train(self, x, y, step=None):
         logits = self.student(x)
         if self.config.kd_weight:
-            soft = self.soft_loss(logits, self.teacher_logits(x, keys), self.config.temperature)
+            soft = self.soft_loss(logits, self.teacher_logits(x, step), self.config.temperature)
         else:  # a zero weight (RepDistiller's AB main stage) needs no teacher pass; a zero on the
             soft = logits.float().sum() * 0.0  # student's graph keeps per-loss gradients defined
         return logits, {

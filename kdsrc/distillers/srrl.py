@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ..losses import srrl_losses
 from .base import Distiller, feature_shapes
 from .connectors import srrl_connector
-from .validate import require_choice, require_non_negative
+from ..validate import ConfigError, require_choice, require_non_negative
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,16 @@ class SRRL(Distiller):
     Config = SRRLConfig
     needs_teacher = True
 
-    def __init__(self, student, teacher, config: SRRLConfig = SRRLConfig(), example=None):
-        super().__init__(student, teacher)
-        self.config = config
-        s_channels, t_channels = feature_shapes(student, example)[-1][1], feature_shapes(teacher, example)[-1][1]
+    def __init__(self, student, teacher, config: SRRLConfig = SRRLConfig(), data=None):
+        super().__init__(student, teacher, config, data)
+        s_channels, t_channels = feature_shapes(student, data.example)[-1][1], feature_shapes(teacher, data.example)[-1][1]
         if teacher.fc.in_features != t_channels:
-            raise ValueError(f"teacher: SRRL's connector maps the student's last feature map to the teacher's "
+            raise ConfigError(f"teacher: SRRL's connector maps the student's last feature map to the teacher's "
                              f"{t_channels} channels, but the teacher's classifier reads {teacher.fc.in_features} "
                              "features; use a teacher whose classifier reads its pooled last feature map")
         self.connector = srrl_connector(s_channels, t_channels)
 
-    def forward_train(self, x, y, keys=None):
+    def forward_train(self, x, y, step=None):
         features = self.student.forward_features(x)
         teacher_map = _last_map(self.teacher_features(x))
         l_fm, l_sr = srrl_losses(self.connector(_last_map(features)), teacher_map, self.teacher.fc, self.config.form)

@@ -16,10 +16,9 @@ class Vanilla(Distiller):
 
     Config = VanillaConfig
 
-    def __init__(self, student, teacher=None, config: VanillaConfig = VanillaConfig(), example=None):
-        super().__init__(student, None)
-        self.config = config
+    def __init__(self, student, teacher=None, config: VanillaConfig = VanillaConfig(), data=None):
+        super().__init__(student, None, config, data)
 
-    def forward_train(self, x, y, keys=None):
+    def forward_train(self, x, y, step=None):
         logits = self.student(x)
         return logits, {"ce": F.cross_entropy(logits, y)}

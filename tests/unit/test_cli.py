@@ -124,11 +124,14 @@ def test_train_kd_prints_a_json_line_and_stores_the_run(tmp_path):
     assert stored["last_test_acc"] == line["last_test_acc"] and stored["config"]["method"] == "kd"
 
 
-@pytest.mark.parametrize("args,name", [(["--method", "nope"], "method"), (["--profile", "nope"], "profile"),
-                                       (["--epochs", "0"], "epochs"), (["--steps", "0"], "steps")],
-                         ids=["method", "profile", "epochs", "steps"])
+@pytest.mark.parametrize("args,name", [
+    (["method", "--method", "nope"], "method"), (["costs", "--profile", "nope"], "profile"),
+    (["costs", "--epochs", "0"], "epochs"), (["pairs", "--steps", "0"], "steps"), (["nope"], "kind"),
+    (["costs", "--steps", "5"], "unrecognized arguments"), (["costs", "--costs"], "unrecognized arguments")],
+    ids=["method", "profile", "epochs", "steps", "kind", "other-kinds-option", "old-flag"])
 def test_bench_bad_parameter_is_one_line_naming_it_and_writes_nothing(tmp_path, args, name):
-    proc = kdsrc("bench", *args, "--costs", "--results", tmp_path / "results")
+    """Each kind of benchmark is a sub-command with its own options, so no flag silently wins over another."""
+    proc = kdsrc("bench", *args, "--results", tmp_path / "results")
     assert_one_line_error(proc, name)
     assert files_under(tmp_path / "results") == []
 

@@ -173,10 +173,11 @@ def test_the_students_training_overrides_never_change_its_teacher():
 # The run ids of the profiles' default KD runs and their teachers, computed before MODEL_LR and the
 # precision/compile fields existed: they must leave every stored run (all resnet8/14/20) where it
 # is. The paper profile's ids changed once on purpose, when it moved to the fast path
-# (channels-last, no logit cache) while no paper run was stored.
+# (channels-last, no logit cache) while no paper run was stored, and again when it became fp32 by
+# default (RepDistiller's precision; bf16 autocast is opt-in), with still no paper run stored.
 RUN_IDS_BEFORE_MODEL_LR = {"smoke": ("e3822ee85361f667", "7b24f9adb83b3cce"),
                            "cpu": ("e3ddcccdaba09347", "050ad7eb477f53b8"),
-                           "paper": ("a69bc5d6df9c04df", "886f17ea5987ca1a")}
+                           "paper": ("6265ecc354ac427f", "09886261a7e3dfad")}
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
@@ -207,3 +208,57 @@ def test_an_explicit_lr_wins_over_the_models_lr_but_never_reaches_the_teacher():
 def test_other_models_keep_the_profiles_lr(model):
     cfg = make_config("kd", "paper", model=model, teacher=model)
     assert (cfg.lr, cfg.teacher_config().lr) == (0.05, 0.05)
+
+
+def test_method_params_are_read_only_and_the_config_is_hashable():
+    cfg = make_config("kd", "smoke")
+    with pytest.raises(TypeError):
+        cfg.method_params["temperature"] = 2.0
+    assert cfg.method_params == {"temperature": 4.0, "ce_weight": 0.1, "kd_weight": 0.9}
+    assert hash(cfg) == hash(make_config("kd", "smoke")) and {cfg: "stored"}[make_config("kd", "smoke")] == "stored"
+    warmer = replace(cfg, method_params={**cfg.method_params, "temperature": 2.0})
+    assert warmer.run_id() != cfg.run_id() and cfg.method_params["temperature"] == 4.0
+    at = make_config("at", "smoke", layers=[1, 2])
+    assert at.method_params["layers"] == (1, 2) and at.to_dict()["method_params"]["layers"] == [1, 2]
+    assert from_dict(json.loads(json.dumps(at.to_dict()))) == at and hash(at) == hash(from_dict(at.to_dict()))
+
+
+def test_the_training_revision_enters_every_run_id_but_the_first_revision_keeps_the_stored_ones(monkeypatch):
+    from kdsrc import config
+    cfg = make_config("kd", "cpu")
+    first = (cfg.run_id(), cfg.teacher_config().run_id())
+    assert config.TRAINING_REVISION == config.FIRST_REVISION and first == RUN_IDS_BEFORE_MODEL_LR["cpu"]
+    monkeypatch.setattr(config, "TRAINING_REVISION", config.FIRST_REVISION + 1)
+    second = (cfg.run_id(), cfg.teacher_config().run_id())
+    assert second[0] != first[0] and second[1] != first[1]
+
+
+def test_a_method_that_needs_hard_labels_refuses_mixing(monkeypatch):
+    from kdsrc.distillers import METHODS
+    from kdsrc.distillers.vanilla import Vanilla
+
+    class HardLabels(Vanilla):
+        needs_hard_labels = True
+
+    monkeypatch.setitem(METHODS, "hard_labels", HardLabels)
+    assert make_config("hard_labels", "smoke").mixing == "none"
+    with pytest.raises(ConfigError, match="^mixing: method 'hard_labels' needs hard labels"):
+        make_config("hard_labels", "smoke", mixing="mixup")
+    assert make_config("vanilla", "smoke", mixing="mixup").mixing == "mixup"
+
+
+def test_the_paper_profile_trains_in_fp32_unless_bf16_is_asked_for():
+    from kdsrc.engine.numerics import resolve_precision
+    assert make_config("kd", "paper").precision == "fp32" == resolve_precision("fp32", "cuda")
+    assert make_config("kd", "paper", precision="bf16").precision == "bf16"
+    assert make_config("kd", "paper").teacher_config().precision == "fp32"  # its teacher too
+    assert {make_config("kd", profile).precision for profile in ("smoke", "cpu")} == {"auto"}
+
+
+def test_a_methods_profile_defaults_come_from_its_own_file():
+    from kdsrc.distillers import METHODS
+    for method, cls in METHODS.items():
+        for profile, values in cls.profile_defaults.items():
+            params = make_config(method, profile).method_params
+            assert {name: params[name] for name in values} == {k: tuple(v) if isinstance(v, list) else v
+                                                                for k, v in values.items()}

@@ -1,14 +1,13 @@
-"""experiment.run and the results store: caching by run id, stored fields, weights, summaries."""
+"""experiment.run: caching by run id, the stored record, weights, teachers trained as runs, stored-only sessions."""
 import json
 from dataclasses import replace
 
-import pandas as pd
 import pytest
 import torch
 
-from kdsrc import experiment, results
+from kdsrc import experiment, results, store, teachers
 from kdsrc.models import build_model
-from kdsrc.train import evaluate
+from kdsrc.engine import evaluate
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +55,7 @@ def test_stored_json_records_config_history_figures_and_provenance(tiny_config, 
 def test_vanilla_run_keeps_final_weights_loadable_with_weights_only(tiny_config, tmp_path):
     cfg = tiny_config("vanilla")
     result = experiment.run(cfg, root=tmp_path)
-    state = torch.load(experiment.weights_path(cfg, tmp_path), weights_only=True)
+    state = torch.load(store.weights_path(cfg, tmp_path), weights_only=True)
     model = build_model(cfg.model, 10, 1)
     model.load_state_dict(state)
     data = experiment.dataset_for(cfg)
@@ -70,8 +69,8 @@ def test_kd_run_trains_its_teacher_as_a_stored_vanilla_run(tiny_config, tmp_path
     teacher = results.read_run(results.run_path(teacher_cfg, tmp_path))
     assert result["teacher_run_id"] == teacher["run_id"] == teacher_cfg.run_id()
     assert result["teacher_test_acc"] == teacher["last_test_acc"]
-    assert experiment.weights_path(teacher_cfg, tmp_path).exists()
-    assert not experiment.weights_path(cfg, tmp_path).exists()
+    assert store.weights_path(teacher_cfg, tmp_path).exists()
+    assert not store.weights_path(cfg, tmp_path).exists()
     assert set(result["history"][0]["train_loss"]) == {"ce", "kd", "total"}
 
 
@@ -79,7 +78,7 @@ def test_logit_cache_is_built_once_and_shared_by_seeds(tiny_config, tmp_path, mo
     cfg = tiny_config("kd", teacher_cache=True, train_subset=20, epochs=1)
     experiment.run(cfg, root=tmp_path)
     assert len(list((tmp_path / "cache").glob("logits_*.pt"))) == 1
-    monkeypatch.setattr(experiment, "build_logit_cache", _no_training)
+    monkeypatch.setattr(teachers, "build_logit_cache", _no_training)
     experiment.run(replace(cfg, seed=1), root=tmp_path)
 
 
@@ -90,70 +89,3 @@ def test_stored_only_makes_a_missing_run_an_error(tiny_config, tmp_path):
     with pytest.raises(experiment.MissingRun):
         experiment.run(tiny_config("vanilla", epochs=1, seed=5), root=tmp_path)
     assert len(list((tmp_path / "runs").rglob("*.json"))) == 1
-
-
-def test_use_sets_the_default_results_root(tiny_config, tmp_path):
-    assert experiment.use(tmp_path / "mine") == tmp_path / "mine"
-    cfg = tiny_config("vanilla", epochs=1)
-    experiment.run(cfg)
-    assert results.run_path(cfg, tmp_path / "mine").exists()
-
-
-def test_unreadable_stored_run_raises_value_error_naming_the_file(tiny_config, tmp_path):
-    cfg = tiny_config("vanilla")
-    path = results.run_path(cfg, tmp_path)
-    path.parent.mkdir(parents=True)
-    path.write_text('{"config": ')
-    with pytest.raises(ValueError, match=str(path)):
-        experiment.run(cfg, root=tmp_path)
-    path.write_text('{"config": {}}')  # valid JSON, not a run
-    with pytest.raises(ValueError, match=str(path)):
-        experiment.run(cfg, root=tmp_path)
-
-
-def test_write_json_keeps_old_content_when_serialising_fails(tmp_path):
-    path = tmp_path / "run.json"
-    results.write_json({"a": 1}, path)
-    with pytest.raises(TypeError):
-        results.write_json({"a": object()}, path)
-    assert json.loads(path.read_text()) == {"a": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
-
-
-def _frame(accs, method="kd"):
-    return pd.DataFrame({"method": method, "seed": range(len(accs)), "last_acc": accs,
-                         "best_acc": [a + 1 for a in accs], "sec_per_epoch": 2.0})
-
-
-def test_summarise_gives_mean_plus_minus_sample_std_and_n():
-    out = results.summarise(pd.concat([_frame([90.0, 92.0]), _frame([80.0], "vanilla")]), by=["method"])
-    kd, vanilla = out.set_index("method").loc["kd"], out.set_index("method").loc["vanilla"]
-    assert kd["n"] == 2 and kd["last acc (%)"] == "91.00 ± 1.41" and kd["best acc (%)"] == "92.00 ± 1.41"
-    assert vanilla["n"] == 1 and vanilla["last acc (%)"] == "80.00"
-
-
-def test_paired_gain_subtracts_the_baseline_of_the_same_seed():
-    gain = results.paired_gain(_frame([91.0, 95.0, 92.0]), _frame([90.0, 92.0, 92.0], "vanilla").iloc[::-1])
-    assert gain == "1.33 ± 1.53"  # gains 1, 3, 0
-
-
-def test_load_runs_gives_one_row_per_stored_run(tiny_config, tmp_path):
-    for seed in (0, 1):
-        experiment.run(tiny_config("vanilla", epochs=1, seed=seed), root=tmp_path)
-    frame = results.load_runs("smoke", root=tmp_path)
-    assert sorted(frame["seed"]) == [0, 1] and set(frame["method"]) == {"vanilla"}
-    assert results.load_runs("paper", root=tmp_path).empty
-
-
-def test_fresh_results_use_a_new_folder_or_the_shared_scratch_folder(tmp_path, monkeypatch):
-    monkeypatch.delenv("KDSRC_FRESH_RESULTS", raising=False)
-    try:
-        first, second = experiment.use(fresh=True), experiment.use(fresh=True)
-        assert first != second and first.is_dir() and second.is_dir()
-        for folder in (first, second):
-            folder.rmdir()
-        monkeypatch.setenv("KDSRC_FRESH_RESULTS", str(tmp_path / "scratch"))
-        assert experiment.use(fresh=True) == experiment.use(fresh=True) == tmp_path / "scratch"
-        assert (tmp_path / "scratch").is_dir()
-    finally:
-        experiment.use()

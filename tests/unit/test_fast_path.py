@@ -21,12 +21,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from kdsrc import experiment, numerics
+from kdsrc import experiment
+from kdsrc.engine import numerics
 from kdsrc.config import ConfigError, make_config
-from kdsrc.experiment import build_distiller, dataset_for
+from kdsrc.data import dataset_for
+from kdsrc.distillers import build
 from kdsrc.losses import at_loss, hint_loss, kd_loss
 from kdsrc.models import build_model
-from kdsrc.train import fit
+from kdsrc.engine import fit
 
 SEEDS = (1, 2)
 # the largest differences measured (tests/unit/data/fast_path_spread.json). "exact": the larger of a
@@ -86,7 +88,7 @@ def test_teacher_outputs_are_ordinary_tensors_that_losses_can_save():
     cfg = make_config("fitnets", "smoke", train_subset=100, test_subset=100)
     data = dataset_for(cfg)
     student, teacher = build_model("resnet8", 10, 1), build_model("resnet14", 10, 1)
-    distiller = build_distiller("fitnets", cfg.method_params, student, teacher, data)
+    distiller = build("fitnets", cfg.method_params, student, teacher, data)
     x = torch.randn(4, 1, 28, 28)
     assert not distiller.teacher_logits(x).is_inference()
     assert not any(f.is_inference() for f in distiller.teacher_features(x).stages)
@@ -103,7 +105,7 @@ def _train(method: str, seed: int, device: str = "cpu", **numerics_fields) -> li
     teacher = build_model("resnet14", data.num_classes, data.in_channels) if method != "vanilla" else None
     torch.manual_seed(seed)
     student = build_model("resnet8", data.num_classes, data.in_channels)
-    history = fit(build_distiller(method, cfg.method_params, student, teacher, data), data, cfg, device)
+    history = fit(build(method, cfg.method_params, student, teacher, data), data, cfg, device)
     return [(r["train_loss"]["total"], r["test_acc"]) for r in history]
 
 

@@ -5,6 +5,7 @@ import torch
 
 from kdsrc import experiment
 from kdsrc.config import ConfigError, make_config
+from kdsrc.distillers import METHODS
 from kdsrc.mixing import mix
 
 
@@ -77,13 +78,13 @@ def test_mixing_enters_the_run_id_only_when_set_and_never_reaches_the_teacher():
 def test_a_mixed_batch_never_reads_the_cached_teacher_logits(tiny_config, tmp_path, monkeypatch, mixing):
     """The cache holds the teacher's outputs on crop/flip views; a mixed batch is none of them."""
     seen = []
-    original = experiment.METHODS["kd"].teacher_logits
+    original = METHODS["kd"].teacher_logits
 
-    def spy(self, x, keys=None):
-        seen.append((keys is not None, self.logit_cache is not None))
-        return original(self, x, keys)
+    def spy(self, x, step=None):
+        seen.append((step.cache_rows is not None, self.logit_cache is not None))
+        return original(self, x, step)
 
-    monkeypatch.setattr(experiment.METHODS["kd"], "teacher_logits", spy)
+    monkeypatch.setattr(METHODS["kd"], "teacher_logits", spy)
     run = experiment.run(tiny_config("kd", teacher_cache=True, mixing=mixing), tmp_path)
     uses_cache = {keys and cache for keys, cache in seen}
     assert uses_cache == ({True} if mixing == "none" else {False})

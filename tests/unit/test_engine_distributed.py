@@ -10,11 +10,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from kdsrc import distributed, experiment, results, teachers
+from kdsrc import experiment, results, store
+from kdsrc.engine import distributed
 from kdsrc.config import make_config
 from kdsrc.data import Dataset, Split
 from kdsrc.distillers import METHODS
-from kdsrc.train import fit
+from kdsrc.engine import fit
 
 ROOT = Path(__file__).resolve().parents[2]
 TORCHRUN = Path(sys.executable).with_name("torchrun")
@@ -139,7 +140,7 @@ def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path):
     assert len(proc.stdout.strip().splitlines()) == 1  # process 0 alone prints
 
     stored = {results.run_path(cfg.teacher_config(), two), results.run_path(cfg, two),
-              experiment.weights_path(cfg.teacher_config(), two), teachers.manifest_path("smoke", two)}
+              store.weights_path(cfg.teacher_config(), two), store.manifest_path("smoke", two)}
     assert _files(two) == {str(p.relative_to(two)) for p in stored}
     assert not (hooks / "rank1").exists()
     assert {Path(p) for p in (hooks / "rank0").read_text().split()} >= stored
@@ -152,7 +153,7 @@ def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path):
     assert "distributed" not in teacher_one
     _compare(teacher_one, teacher_two, 0.05, 5.0)
     same_teacher = tmp_path / "same_teacher"  # the student alone on one process, from the same teacher
-    for path in (results.run_path(cfg.teacher_config(), two), experiment.weights_path(cfg.teacher_config(), two)):
+    for path in (results.run_path(cfg.teacher_config(), two), store.weights_path(cfg.teacher_config(), two)):
         target = same_teacher / path.relative_to(two)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes())
@@ -173,5 +174,5 @@ def test_a_per_loss_backward_is_refused_under_torchrun_before_anything_trains(tm
 def test_bench_is_refused_under_torchrun(monkeypatch, capsys):
     from kdsrc.__main__ import main
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert main(["bench", "--profile", "smoke"]) == 2
+    assert main(["bench", "teacher-cache", "--profile", "smoke"]) == 2
     assert capsys.readouterr().err.startswith("kdsrc: error: bench:")

@@ -3,7 +3,8 @@ import pytest
 import torch
 from torchvision import transforms
 
-from kdsrc import bench, reference_loop, results
+from kdsrc import bench, results
+from kdsrc.bench import reference_loop
 from kdsrc.data import to_model_input
 from kdsrc.models import build_model
 

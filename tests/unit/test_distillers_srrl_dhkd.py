@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from kdsrc import experiment
-from kdsrc.distillers import METHODS, gradients
+from kdsrc.distillers import METHODS, DataSummary, gradients
 from kdsrc.distillers.ce_binary_kl import CEBinaryKLConfig
 from kdsrc.distillers.dhkd import DHKDConfig
 from kdsrc.distillers.srrl import SRRLConfig
 from kdsrc.models import Features, build_model
-from kdsrc.train import fit
+from kdsrc.engine import fit
 
-EXAMPLE = torch.randn(2, 1, 28, 28)
+EXAMPLE = DataSummary(100, 10, torch.randn(2, 1, 28, 28))  # what distillers are told of the data
 
 
 def _pair(student="resnet8", teacher="resnet14"):
@@ -31,9 +31,9 @@ def _grads_of(distiller, loss):
 
 
 def test_srrl_connector_is_always_there_and_counted():
-    same = METHODS["srrl"](*_pair(), SRRLConfig(), example=EXAMPLE)
+    same = METHODS["srrl"](*_pair(), SRRLConfig(), data=EXAMPLE)
     assert same.extra_parameter_count() == 64 * 64 + 2 * 64  # 1x1 conv without bias + BN, even for 64 -> 64
-    wider = METHODS["srrl"](*_pair("resnet8", "resnet8x4"), SRRLConfig(), example=EXAMPLE)
+    wider = METHODS["srrl"](*_pair("resnet8", "resnet8x4"), SRRLConfig(), data=EXAMPLE)
     assert wider.extra_parameter_count() == 64 * 256 + 2 * 256
 
 
@@ -54,12 +54,12 @@ class _ProjectedTeacher(torch.nn.Module):
 def test_srrl_refuses_a_teacher_whose_classifier_the_connector_cannot_feed():
     student, _ = _pair()
     with pytest.raises(ValueError, match="^teacher: .*64 channels.*32 features"):
-        METHODS["srrl"](student, _ProjectedTeacher(), SRRLConfig(), example=EXAMPLE)
+        METHODS["srrl"](student, _ProjectedTeacher(), SRRLConfig(), data=EXAMPLE)
 
 
 def test_srrl_feature_losses_never_reach_the_students_classifier_or_the_teacher():
     student, teacher = _pair()
-    srrl = METHODS["srrl"](student, teacher, SRRLConfig(), example=EXAMPLE)
+    srrl = METHODS["srrl"](student, teacher, SRRLConfig(), data=EXAMPLE)
     x, y = _batch()
     logits, losses = srrl.forward_train(x, y)
     assert set(losses) == {"ce", "fm", "sr"} and logits.shape == (6, 10)
@@ -71,7 +71,7 @@ def test_srrl_feature_losses_never_reach_the_students_classifier_or_the_teacher(
 
 def test_dhkd_heads_each_get_only_their_own_loss_and_the_original_head_is_used_at_test_time():
     student, teacher = _pair()
-    dhkd = METHODS["dhkd"](student, teacher, DHKDConfig(), example=EXAMPLE)
+    dhkd = METHODS["dhkd"](student, teacher, DHKDConfig(), data=EXAMPLE)
     x, y = _batch()
     _, losses = dhkd.forward_train(x, y)
     ce, kd = _grads_of(dhkd, losses["ce"]), _grads_of(dhkd, losses["kd"])
@@ -84,14 +84,14 @@ def test_dhkd_heads_each_get_only_their_own_loss_and_the_original_head_is_used_a
 
 
 def test_dhkd_nonlinear_head_is_the_official_classifier():
-    dhkd = METHODS["dhkd"](*_pair(), DHKDConfig(aux_head="nonlinear"), example=EXAMPLE)
+    dhkd = METHODS["dhkd"](*_pair(), DHKDConfig(aux_head="nonlinear"), data=EXAMPLE)
     kinds = [type(m).__name__ for m in dhkd.aux_head]
     assert kinds == ["Linear", "Dropout", "BatchNorm1d", "ReLU", "Linear"] and dhkd.aux_head[0].out_features == 200
 
 
 def test_combine_without_alignment_equals_one_backward_of_the_sum():
     student, teacher = _pair()
-    dhkd = METHODS["ce_binary_kl"](student, teacher, CEBinaryKLConfig(), example=EXAMPLE)
+    dhkd = METHODS["ce_binary_kl"](student, teacher, CEBinaryKLConfig(), data=EXAMPLE)
     x, y = _batch()
     _, losses = dhkd.forward_train(x, y)
     expected = _grads_of(dhkd, losses["ce"] + losses["kd"])
@@ -119,7 +119,7 @@ def test_measured_gradient_cosines_land_in_the_epoch_history(tiny_config):
     cfg = tiny_config("ce_binary_kl", measure_gradients=True)
     data = experiment.dataset_for(cfg)
     student, teacher = _pair()
-    distiller = METHODS["ce_binary_kl"](student, teacher, CEBinaryKLConfig(measure_gradients=True), example=EXAMPLE)
+    distiller = METHODS["ce_binary_kl"](student, teacher, CEBinaryKLConfig(measure_gradients=True), data=EXAMPLE)
     history = fit(distiller, data, cfg)
     assert set(history[-1]["measurements"]) == {"cos_classifier", "cos_backbone"}
     assert "measurements" not in fit(METHODS["vanilla"](_pair()[0]), data, tiny_config("vanilla"))[-1]
@@ -130,7 +130,7 @@ def test_measured_gradient_cosines_land_in_the_epoch_history(tiny_config):
 def test_training_changes_the_student_but_never_the_teacher(tiny_config, method, config):
     cfg = tiny_config(method)
     student, teacher = _pair()
-    distiller = METHODS[method](student, teacher, config, example=EXAMPLE)
+    distiller = METHODS[method](student, teacher, config, data=EXAMPLE)
     teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
     student_before = student.conv1.weight.clone()
     fit(distiller, experiment.dataset_for(cfg), cfg)

@@ -1,6 +1,19 @@
-"""The chapters' comparison table and cost table, on hand-made runs."""
-from kdsrc import results
+"""The chapters' tables on hand-made and tiny stored runs: summaries, paired gains, comparisons,
+costs, first stages and benchmark tables."""
+import pandas as pd
+
+from kdsrc import experiment, results
 from kdsrc.results import compare, cost
+
+
+def _frame(accs, method="kd"):
+    return pd.DataFrame({"method": method, "seed": range(len(accs)), "last_acc": accs,
+                         "best_acc": [a + 1 for a in accs], "sec_per_epoch": 2.0})
+
+
+def _run_with_first_stage(seed, losses, seconds):
+    history = [{"epoch": i + 1, "train_loss": {"fsp": v, "total": v}} for i, v in enumerate(losses)]
+    return {"config": {"seed": seed}, "first_stage": {"history": history, "seconds_per_epoch": seconds}}
 
 
 def _run(method, model, seed, acc, sec):
@@ -109,3 +122,50 @@ def test_final_loss_terms_per_group():
     table = results.final_loss_terms(runs).set_index("run")
     assert table.loc["kd", "kd"] == "0.600 ± 0.141" and table.loc["kd", "total"] == "0.900 ± 0.283"
     assert table.loc["alone", "total"] == "0.500" and table.loc["alone", "kd"] == ""
+
+
+def test_summarise_gives_mean_plus_minus_sample_std_and_n():
+    out = results.summarise(pd.concat([_frame([90.0, 92.0]), _frame([80.0], "vanilla")]), by=["method"])
+    kd, vanilla = out.set_index("method").loc["kd"], out.set_index("method").loc["vanilla"]
+    assert kd["n"] == 2 and kd["last acc (%)"] == "91.00 ± 1.41" and kd["best acc (%)"] == "92.00 ± 1.41"
+    assert vanilla["n"] == 1 and vanilla["last acc (%)"] == "80.00"
+
+
+def test_paired_gain_subtracts_the_baseline_of_the_same_seed():
+    gain = results.paired_gain(_frame([91.0, 95.0, 92.0]), _frame([90.0, 92.0, 92.0], "vanilla").iloc[::-1])
+    assert gain == "1.33 ± 1.53"  # gains 1, 3, 0
+
+
+def test_load_runs_gives_one_row_per_stored_run(tiny_config, tmp_path):
+    for seed in (0, 1):
+        experiment.run(tiny_config("vanilla", epochs=1, seed=seed), root=tmp_path)
+    frame = results.load_runs("smoke", root=tmp_path)
+    assert sorted(frame["seed"]) == [0, 1] and set(frame["method"]) == {"vanilla"}
+    assert results.load_runs("paper", root=tmp_path).empty
+
+
+def test_first_stage_table_and_seconds():
+    runs = [_run_with_first_stage(0, [3.0, 1.0], 2.0), _run_with_first_stage(1, [4.0, 2.0], 4.0)]
+    table = results.first_stage_table(runs)
+    assert table.loc[("fsp", 2), "seed 1"] == 2.0 and list(table.columns) == ["seed 0", "seed 1"]
+    assert results.first_stage_seconds(runs) == 3.0
+
+
+def test_method_costs_frame_gives_ratios_to_the_student_alone():
+    rows = [{"method": "vanilla", "img_s": 1000.0, "first_stage_img_s": None, "peak_memory_above_start_mb": 10.0,
+             "extra_parameters": 0, "student_parameters": 100},
+            {"method": "fsp", "img_s": 500.0, "first_stage_img_s": 250.0, "peak_memory_above_start_mb": 20.0,
+             "extra_parameters": 10, "student_parameters": 100}]
+    frame = results.method_costs_frame({"methods": rows}).set_index("method")
+    assert frame.loc["fsp", "epoch time × alone"] == 2.0 and frame.loc["fsp", "first-stage epoch × alone"] == 4.0
+    assert frame.loc["fsp", "extra params / student"] == 0.1
+
+
+def test_teacher_cache_table_and_the_runs_it_takes_to_pay_off():
+    measurement = {"train_images": 1000, "student_alone_img_s": 1000.0, "kd_on_the_fly_img_s": 500.0,
+                   "kd_cached_img_s": 1000.0, "cache_build_seconds": 30.0}
+    table = results.teacher_cache_table(measurement, epochs=10)
+    assert list(table["seconds per epoch"]) == [1.0, 2.0, 1.0] and list(table["× alone"]) == [1.0, 2.0, 1.0]
+    assert table.loc["KD, cached teacher logits", "runs to pay off"] == "3.0"  # 30 s / (10 epochs × 1 s saved)
+    slower = results.teacher_cache_table({**measurement, "kd_cached_img_s": 400.0}, epochs=10)
+    assert slower.loc["KD, cached teacher logits", "runs to pay off"] == "never"

@@ -10,7 +10,7 @@ import torch
 
 from kdsrc import experiment
 from kdsrc.config import make_config
-from kdsrc.distillers import METHODS
+from kdsrc.distillers import METHODS, DataSummary
 from kdsrc.distillers.ab import ABConfig
 from kdsrc.distillers.at import ATConfig
 from kdsrc.distillers.base import feature_modules
@@ -18,10 +18,10 @@ from kdsrc.distillers.fitnets import FitNetsConfig
 from kdsrc.distillers.fsp import FSPConfig
 from kdsrc.losses import ab_loss
 from kdsrc.models import build_model
-from kdsrc.train import fit
+from kdsrc.engine import fit
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = torch.randn(2, 1, 28, 28)
+EXAMPLE = DataSummary(100, 10, torch.randn(2, 1, 28, 28))  # what distillers are told of the data
 
 
 def _pair(student="resnet8", teacher="resnet14"):
@@ -35,20 +35,20 @@ def _snapshot(module):
 
 def test_fsp_refuses_a_pair_whose_stages_differ_in_channels():
     with pytest.raises(ValueError, match="^method: fsp needs equal channels"):
-        METHODS["fsp"](*_pair("resnet8", "wrn_16_2"), FSPConfig(), example=EXAMPLE)
+        METHODS["fsp"](*_pair("resnet8", "wrn_16_2"), FSPConfig(), data=EXAMPLE)
 
 
 def test_ab_connectors_are_identity_for_equal_channels_and_1x1_conv_bn_otherwise():
-    same = METHODS["ab"](*_pair(), ABConfig(), example=EXAMPLE)
+    same = METHODS["ab"](*_pair(), ABConfig(), data=EXAMPLE)
     assert all(isinstance(c, torch.nn.Identity) for c in same.connectors) and same.extra_parameter_count() == 0
-    wider = METHODS["ab"](*_pair("resnet8", "resnet8x4"), ABConfig(), example=EXAMPLE)
+    wider = METHODS["ab"](*_pair("resnet8", "resnet8x4"), ABConfig(), data=EXAMPLE)
     assert all(c[0].kernel_size == (1, 1) and isinstance(c[1], torch.nn.BatchNorm2d) for c in wider.connectors)
     assert wider.extra_parameter_count() > 0
 
 
 def test_ab_refuses_layers_whose_spatial_sizes_differ():
     with pytest.raises(ValueError, match="^layers:"):
-        METHODS["ab"](build_model("resnet8", 10, 1), _Shrunk(), ABConfig(layers=(1,)), example=EXAMPLE)
+        METHODS["ab"](build_model("resnet8", 10, 1), _Shrunk(), ABConfig(layers=(1,)), data=EXAMPLE)
 
 
 class _Shrunk(torch.nn.Module):
@@ -64,14 +64,14 @@ class _Shrunk(torch.nn.Module):
 
 def test_ab_first_stage_loss_weights_layers_and_scales_by_three_thousandths():
     student, teacher = _pair()
-    ab = METHODS["ab"](student, teacher, ABConfig(), example=EXAMPLE).eval()
+    ab = METHODS["ab"](student, teacher, ABConfig(), data=EXAMPLE).eval()
     x = torch.randn(4, 1, 28, 28)
     s, t = student.forward_features(x).preacts, teacher.forward_features(x).preacts
     expected = 3 / 1000 * (ab_loss(s[1], t[1]) / 4 + ab_loss(s[2], t[2]) / 2 + ab_loss(s[3], t[3]))
-    assert torch.isclose(ab.first_stage().loss(x, None)["ab"], expected)
+    assert torch.isclose(ab.first_stage().loss(x, None, None)[1]["ab"], expected)
 
 
-CIFAR_EXAMPLE = torch.randn(2, 3, 32, 32)
+CIFAR_EXAMPLE = DataSummary(100, 100, torch.randn(2, 3, 32, 32))
 
 
 def _alternative_l2(source, target, margin=1.0):
@@ -86,29 +86,29 @@ def test_repdistiller_connectors_are_identity_where_maps_agree_and_resizing_regr
     torch.manual_seed(0)
     student, teacher = build_model("ShuffleV1", 100, 3), build_model("resnet32x4", 100, 3)
     with pytest.raises(ValueError, match=r"^layers: stage 1 .* \(connector='repdistiller' can\)"):
-        METHODS["ab"](student, teacher, ABConfig(), example=CIFAR_EXAMPLE)
-    ab = METHODS["ab"](student, teacher, ABConfig(connector="repdistiller", layers="all"), example=CIFAR_EXAMPLE)
+        METHODS["ab"](student, teacher, ABConfig(), data=CIFAR_EXAMPLE)
+    ab = METHODS["ab"](student, teacher, ABConfig(connector="repdistiller", layers="all"), data=CIFAR_EXAMPLE)
     assert ab.layers == (1, 2, 3)
-    s, t = (m.forward_features(CIFAR_EXAMPLE).preacts for m in (student.eval(), teacher.eval()))
+    s, t = (m.forward_features(CIFAR_EXAMPLE.example).preacts for m in (student.eval(), teacher.eval()))
     for i, connector in zip(ab.layers, ab.connectors):
         assert connector.eval()(s[i]).shape == t[i].shape
         assert not any(isinstance(m, torch.nn.ReLU) for m in connector.modules())  # ConvReg without ReLU
     assert isinstance(ab.connectors[0][0], torch.nn.ConvTranspose2d)  # 16x16 -> 32x32
-    same = METHODS["ab"](*_pair(), ABConfig(connector="repdistiller"), example=EXAMPLE)
+    same = METHODS["ab"](*_pair(), ABConfig(connector="repdistiller"), data=EXAMPLE)
     assert all(isinstance(c, torch.nn.Identity) for c in same.connectors)
 
 
 def test_layers_all_matches_every_stage_after_the_stem_with_repdistillers_weights():
     torch.manual_seed(0)
     student, teacher = build_model("vgg8", 100, 3), build_model("vgg13", 100, 3)
-    ab = METHODS["ab"](student, teacher, ABConfig(connector="repdistiller", layers="all"), example=CIFAR_EXAMPLE).eval()
+    ab = METHODS["ab"](student, teacher, ABConfig(connector="repdistiller", layers="all"), data=CIFAR_EXAMPLE).eval()
     x = torch.randn(4, 3, 32, 32)
     s, t = student.forward_features(x).preacts, teacher.forward_features(x).preacts
     assert ab.layers == (1, 2, 3, 4)
     expected = sum(2 ** (k - 3) * _alternative_l2(c(s[i]), t[i]) for k, (i, c) in enumerate(zip(ab.layers, ab.connectors)))
-    torch.testing.assert_close(ab.first_stage().loss(x, None)["ab"], expected * 3 / 1000)
+    torch.testing.assert_close(ab.first_stage().loss(x, None, None)[1]["ab"], expected * 3 / 1000)
     with pytest.raises(ValueError, match="^layers: 'all' pairs every stage after the stem"):
-        METHODS["ab"](build_model("resnet8", 100, 3), teacher, ABConfig(layers="all"), example=CIFAR_EXAMPLE)
+        METHODS["ab"](build_model("resnet8", 100, 3), teacher, ABConfig(layers="all"), data=CIFAR_EXAMPLE)
     with pytest.raises(ValueError, match="^connector: must be one of"):
         ABConfig(connector="mine")
 
@@ -116,8 +116,8 @@ def test_layers_all_matches_every_stage_after_the_stem_with_repdistillers_weight
 def test_at_layers_all_takes_every_stage_after_the_stem():
     torch.manual_seed(0)
     student, teacher = build_model("MobileNetV2", 100, 3), build_model("vgg13", 100, 3)
-    assert METHODS["at"](student, teacher, ATConfig(layers="all"), example=CIFAR_EXAMPLE).layers == (1, 2, 3, 4)
-    assert METHODS["at"](student, teacher, ATConfig(), example=CIFAR_EXAMPLE).layers == (1, 2, 3)
+    assert METHODS["at"](student, teacher, ATConfig(layers="all"), data=CIFAR_EXAMPLE).layers == (1, 2, 3, 4)
+    assert METHODS["at"](student, teacher, ATConfig(), data=CIFAR_EXAMPLE).layers == (1, 2, 3)
     assert make_config("at", "paper").method_params["layers"] == "all"
     with pytest.raises(ValueError, match="^layers: must be a non-empty list of stage indices >= 0 or 'all'"):
         ATConfig(layers="some")
@@ -134,7 +134,7 @@ def test_paper_profile_ab_is_repdistillers_and_the_stored_ab_runs_keep_their_ids
 def test_first_stage_trains_feature_layers_only_and_never_the_teacher(tiny_config, method):
     cfg = tiny_config(method)
     student, teacher = _pair()
-    distiller = METHODS[method](student, teacher, METHODS[method].Config(init_epochs=1), example=EXAMPLE)
+    distiller = METHODS[method](student, teacher, METHODS[method].Config(init_epochs=1), data=EXAMPLE)
     teacher_before, student_before = _snapshot(teacher), _snapshot(student)
     history = fit(distiller, experiment.dataset_for(cfg), cfg, stage=distiller.first_stage())
     assert len(history) == 1 and history[0]["train_acc"] is None
@@ -193,7 +193,7 @@ def test_two_stage_run_killed_inside_its_first_stage_resumes_to_the_uninterrupte
 def test_fitnets_hint_stage_trains_up_to_the_guided_layer_and_leaves_the_rest_and_the_teacher_alone(tiny_config):
     cfg = tiny_config("fitnets", init_epochs=1)
     student, teacher = _pair()
-    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_layer=1, init_epochs=1), example=EXAMPLE)
+    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_layer=1, init_epochs=1), data=EXAMPLE)
     teacher_before, student_before = _snapshot(teacher), _snapshot(student)
     regressor_before = _snapshot(fitnets.regressor)
     fit(fitnets, experiment.dataset_for(cfg), cfg, stage=fitnets.first_stage())
@@ -214,11 +214,11 @@ def test_fitnets_paper_two_stage_run_stores_its_hint_stage(tiny_config, tmp_path
 
 def test_a_zero_kd_weight_never_runs_the_teacher():
     student, teacher = _pair()
-    ab = METHODS["ab"](student, teacher, ABConfig(ce_weight=1.0, kd_weight=0.0), example=EXAMPLE)
+    ab = METHODS["ab"](student, teacher, ABConfig(ce_weight=1.0, kd_weight=0.0), data=EXAMPLE)
     calls = []
     teacher.register_forward_hook(lambda *_: calls.append(1))
     _, losses = ab.forward_train(torch.randn(4, 1, 28, 28), torch.zeros(4, dtype=torch.int64))
     assert calls == [] and losses["kd"].item() == 0.0
-    kd = METHODS["ab"](student, teacher, ABConfig(), example=EXAMPLE)
+    kd = METHODS["ab"](student, teacher, ABConfig(), data=EXAMPLE)
     kd.forward_train(torch.randn(4, 1, 28, 28), torch.zeros(4, dtype=torch.int64))
     assert calls == [1]

@@ -3,15 +3,15 @@ import pytest
 import torch
 
 from kdsrc import experiment
-from kdsrc.distillers import METHODS
+from kdsrc.distillers import METHODS, DataSummary
 from kdsrc.distillers.at import ATConfig
 from kdsrc.distillers.connectors import conv_regressor
 from kdsrc.distillers.fitnets import FitNetsConfig
 from kdsrc.losses import kd_loss
 from kdsrc.models import build_model
-from kdsrc.train import fit
+from kdsrc.engine import fit
 
-EXAMPLE = torch.randn(2, 1, 28, 28)
+EXAMPLE = DataSummary(100, 10, torch.randn(2, 1, 28, 28))  # what distillers are told of the data
 
 
 def _pair():
@@ -34,7 +34,7 @@ def test_conv_regressor_refuses_a_student_map_smaller_than_half_the_teacher_map(
 
 def test_fitnets_regressor_is_trainable_and_counted_as_extra_parameters():
     student, teacher = _pair()
-    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(), example=EXAMPLE)
+    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(), data=EXAMPLE)
     regressor = sum(p.numel() for p in fitnets.regressor.parameters())
     assert regressor > 0 and fitnets.extra_parameter_count() == regressor
     assert not any(p is q for p in fitnets.trainable_parameters() for q in teacher.parameters())
@@ -43,7 +43,7 @@ def test_fitnets_regressor_is_trainable_and_counted_as_extra_parameters():
 def test_fitnets_losses_are_weighted_ce_and_hint():
     student, teacher = _pair()
     x, y = torch.randn(4, 1, 28, 28), torch.randint(10, (4,))
-    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_weight=2.0, ce_weight=0.5), example=EXAMPLE)
+    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_weight=2.0, ce_weight=0.5), data=EXAMPLE)
     logits, losses = fitnets.forward_train(x, y)
     features = student.forward_features(x)
     hint = teacher.eval().forward_features(x).stages[2]
@@ -57,26 +57,26 @@ def test_fitnets_paper_second_stage_is_kd_without_the_hint_term():
     student, teacher = _pair()
     x, y = torch.randn(4, 1, 28, 28), torch.randint(10, (4,))
     config = FitNetsConfig(hint_weight=0.0, kd_weight=0.9, ce_weight=0.1, temperature=4.0, init_epochs=1)
-    logits, losses = METHODS["fitnets"](student, teacher, config, example=EXAMPLE).forward_train(x, y)
+    logits, losses = METHODS["fitnets"](student, teacher, config, data=EXAMPLE).forward_train(x, y)
     assert set(losses) == {"ce", "kd"}
     assert torch.allclose(losses["kd"], 0.9 * kd_loss(logits, teacher(x), 4.0), rtol=1e-5)
 
 
 def test_fitnets_first_stage_trains_the_student_up_to_the_guided_layer_and_the_regressor():
     student, teacher = _pair()
-    assert METHODS["fitnets"](student, teacher, FitNetsConfig(), example=EXAMPLE).first_stage() is None
+    assert METHODS["fitnets"](student, teacher, FitNetsConfig(), data=EXAMPLE).first_stage() is None
     fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_layer=2, guided_layer=1, init_epochs=2),
-                                 example=EXAMPLE)
+                                 data=EXAMPLE)
     stage = fitnets.first_stage()
     trained = {id(p) for m in stage.modules for p in m.parameters()}
     expected = [student.conv1, student.bn1, student.stages[0], fitnets.regressor]
     assert trained == {id(p) for m in expected for p in m.parameters()}
-    assert stage.epochs == 2 and set(stage.loss(torch.randn(4, 1, 28, 28), None)) == {"hint"}
+    assert stage.epochs == 2 and set(stage.loss(torch.randn(4, 1, 28, 28), None, None)[1]) == {"hint"}
 
 
 def test_fitnets_guided_layer_may_differ_from_the_hint_layer_and_the_regressor_resizes():
     student, teacher = _pair()
-    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_layer=3, guided_layer=2), example=EXAMPLE)
+    fitnets = METHODS["fitnets"](student, teacher, FitNetsConfig(hint_layer=3, guided_layer=2), data=EXAMPLE)
     assert isinstance(fitnets.regressor[0], torch.nn.Conv2d) and fitnets.regressor[0].stride == (2, 2)
     _, losses = fitnets.forward_train(torch.randn(4, 1, 28, 28), torch.randint(10, (4,)))
     assert losses["hint"] > 0
@@ -84,7 +84,7 @@ def test_fitnets_guided_layer_may_differ_from_the_hint_layer_and_the_regressor_r
 
 def test_at_adds_no_parameters_and_returns_ce_and_at_terms():
     student, teacher = _pair()
-    at = METHODS["at"](student, teacher, ATConfig(), example=EXAMPLE)
+    at = METHODS["at"](student, teacher, ATConfig(), data=EXAMPLE)
     _, losses = at.forward_train(torch.randn(4, 1, 28, 28), torch.randint(10, (4,)))
     assert at.extra_parameter_count() == 0 and set(losses) == {"ce", "at"} and losses["at"] > 0
 
@@ -95,13 +95,13 @@ def test_at_adds_no_parameters_and_returns_ce_and_at_terms():
 def test_a_stage_that_does_not_exist_is_rejected_by_name(method, config, name):
     student, teacher = _pair()
     with pytest.raises(ValueError, match=f"^{name}:"):
-        METHODS[method](student, teacher, config, example=EXAMPLE)
+        METHODS[method](student, teacher, config, data=EXAMPLE)
 
 
 def test_building_a_distiller_leaves_the_student_batchnorm_statistics_alone():
     student, teacher = _pair()
     before = student.bn1.running_mean.clone()
-    METHODS["fitnets"](student, teacher, FitNetsConfig(), example=EXAMPLE)
+    METHODS["fitnets"](student, teacher, FitNetsConfig(), data=EXAMPLE)
     assert torch.equal(student.bn1.running_mean, before) and student.training
 
 
@@ -110,7 +110,7 @@ def test_training_changes_the_student_but_never_the_teacher(tiny_config, method)
     cfg = tiny_config(method)
     data = experiment.dataset_for(cfg)
     student, teacher = _pair()
-    distiller = METHODS[method](student, teacher, METHODS[method].Config(), example=EXAMPLE)
+    distiller = METHODS[method](student, teacher, METHODS[method].Config(), data=EXAMPLE)
     teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
     student_before = {k: v.clone() for k, v in student.state_dict().items()}
     fit(distiller, data, cfg)

@@ -1,4 +1,4 @@
-"""The trainer: seeded determinism, exact resume after a real kill, checkpoint cleanup, LR schedules."""
+"""The trainer: seeded determinism, exact resume after a real kill, the step context, checkpoint cleanup, LR schedules."""
 import json
 import subprocess
 import sys
@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from kdsrc import experiment
+from kdsrc import augment, experiment
 from kdsrc.config import make_config
-from kdsrc.train import learning_rate
+from kdsrc.data import dataset_for
+from kdsrc.distillers import Distiller
+from kdsrc.distillers.vanilla import VanillaConfig
+from kdsrc.engine import fit, learning_rate
+from kdsrc.models import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = [sys.executable, "-m", "kdsrc", "train", "--method", "vanilla", "--profile", "smoke",
@@ -92,3 +97,59 @@ def test_cosine_schedule_goes_from_lr_down_to_nearly_zero():
     assert 0 < lrs[-1] < 1e-3 * 0.1
     assert all(a > b for a, b in zip(lrs, lrs[1:]))
     assert learning_rate(cfg, 5, 0, 20) == pytest.approx(0.05)  # halfway
+
+
+class _Spy(Distiller):
+    """The student alone, recording the step context it is handed and drawing from its generator as
+    a method with random negatives would; optionally interrupted at one (epoch, step)."""
+
+    Config = VanillaConfig
+
+    def __init__(self, student, interrupt_at=None):
+        super().__init__(student)
+        self.seen, self.interrupt_at = [], interrupt_at
+
+    def forward_train(self, x, y, step=None):
+        if (step.epoch, step.index) == self.interrupt_at:
+            raise KeyboardInterrupt
+        draw = torch.rand((), generator=step.generator).item()
+        self.seen.append((step.epoch, step.index, step.steps, step.epochs, step.progress, step.indices.tolist(),
+                          step.cache_rows.tolist(), draw))
+        logits = self.student(x)
+        return logits, {"ce": F.cross_entropy(logits, y)}
+
+
+def _spy(**kwargs):
+    torch.manual_seed(0)
+    return _Spy(build_model("resnet8", 10, 1), **kwargs)
+
+
+def test_the_step_context_names_the_batch_its_cache_rows_and_the_progress(tiny_config):
+    cfg = tiny_config("vanilla", epochs=2)
+    data = dataset_for(cfg)
+    spy = _spy()
+    fit(spy, data, cfg)
+    views = augment.num_views(cfg.crop_padding, cfg.flip)
+    steps = -(-len(data.train) // cfg.batch_size)
+    assert [(e, i, s, n) for e, i, s, n, *_ in spy.seen] == [(e, i, steps, 2) for e in range(2) for i in range(steps)]
+    assert [p for *_, p, _, _, _ in spy.seen] == [k / (2 * steps) for k in range(2 * steps)]
+    for epoch in range(2):
+        seen = [s for s in spy.seen if s[0] == epoch]
+        assert sorted(i for s in seen for i in s[5]) == list(range(len(data.train)))  # every image once
+        for *_, indices, rows, _ in seen:
+            assert [r // views for r in rows] == indices and all(0 <= r % views < views for r in rows)
+
+
+def test_what_a_method_draws_from_the_step_generator_survives_an_interrupted_and_resumed_run(tiny_config, tmp_path):
+    cfg = tiny_config("vanilla", epochs=3)
+    data = dataset_for(cfg)
+    whole = _spy()
+    uninterrupted = fit(whole, data, cfg)
+    checkpoint = tmp_path / "spy.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(_spy(interrupt_at=(1, 1)), data, cfg, checkpoint=checkpoint)
+    resumed_spy = _spy()
+    resumed = fit(resumed_spy, data, cfg, checkpoint=checkpoint)
+    assert [s for s in whole.seen if s[0] >= 1] == resumed_spy.seen
+    assert [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in resumed] == \
+        [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in uninterrupted]

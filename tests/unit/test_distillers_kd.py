@@ -1,6 +1,5 @@
 """Distillers: a frozen teacher, KD's weighted loss terms, and the teacher-logit view cache."""
 import copy
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -12,8 +11,8 @@ from kdsrc.distillers import METHODS
 from kdsrc.distillers.kd import KD, KDConfig
 from kdsrc.losses import kd_loss
 from kdsrc.models import build_model
-from kdsrc.teacher_cache import build_logit_cache
-from kdsrc.train import fit
+from kdsrc.teachers import build_logit_cache
+from kdsrc.engine import Step, fit
 
 MEAN, STD = STATS["fashion_mnist"]
 
@@ -59,12 +58,10 @@ def test_trainable_state_leaves_the_teacher_out(kd):
     assert set(state) == {f"student.{k}" for k in kd.student.state_dict()}
 
 
-def test_teacher_weights_and_bn_statistics_do_not_move_during_kd_training(kd, data):
+def test_teacher_weights_and_bn_statistics_do_not_move_during_kd_training(kd, data, tiny_config):
     teacher_before = copy.deepcopy(kd.teacher.state_dict())
     student_before = copy.deepcopy(kd.student.state_dict())
-    cfg = SimpleNamespace(epochs=1, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine",
-                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False, precision="fp32", compile=False,
-                          mixing="none", mixing_alpha=1.0)
+    cfg = tiny_config("kd", epochs=1, batch_size=16, lr=0.1, channels_last=False, precision="fp32")
     fit(kd, data, cfg)
     for name, value in kd.teacher.state_dict().items():
         assert torch.equal(value, teacher_before[name]), name
@@ -109,18 +106,19 @@ def test_attached_logit_cache_is_read_and_teacher_not_called(kd):
     kd.logit_cache = torch.randn(20, 10)
     kd.teacher.register_forward_pre_hook(lambda *_: pytest.fail("teacher was run despite the cache"))
     keys = torch.tensor([3, 17, 3])
-    assert torch.equal(kd.teacher_logits(torch.randn(3, 1, 28, 28), keys), kd.logit_cache[keys])
+    step = Step(0, 1, 0, 1, indices=keys // 2, cache_rows=keys, generator=torch.Generator())
+    assert torch.equal(kd.teacher_logits(torch.randn(3, 1, 28, 28), step), kd.logit_cache[keys])
     x, y = _batch(3)
-    _, losses = kd.forward_train(x, y, keys)
+    _, losses = kd.forward_train(x, y, step)
     with torch.no_grad():
         expected = kd.config.kd_weight * kd_loss(kd.student(x), kd.logit_cache[keys], kd.config.temperature)
     torch.testing.assert_close(losses["kd"], expected)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_cached_view_logits_equal_teacher_logits_on_that_view(kd, channels_last):
+def test_cached_view_logits_equal_teacher_logits_on_that_view(kd, channels_last, tiny_config):
     data = Dataset("fashion_mnist", _split(12, 2), _split(4, 3), None, 10, MEAN, STD)
-    cfg = SimpleNamespace(crop_padding=2, flip=True, channels_last=channels_last, precision="fp32")
+    cfg = tiny_config("kd", channels_last=channels_last, precision="fp32")
     cache = build_logit_cache(kd.teacher, data, cfg, "cpu", batch_size=8)
     views = augment.num_views(2, True)
     assert cache.shape == (len(data.train) * views, 10)
@@ -131,11 +129,9 @@ def test_cached_view_logits_equal_teacher_logits_on_that_view(kd, channels_last)
     torch.testing.assert_close(cache[index * views + view_ids], direct, rtol=0, atol=1e-5)
 
 
-def test_training_from_the_cache_matches_running_the_teacher(data):
+def test_training_from_the_cache_matches_running_the_teacher(data, tiny_config):
     """The trainer's keys pick the cache row of the exact view it rendered."""
-    cfg = SimpleNamespace(epochs=1, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine",
-                          milestones=(), lr_decay=0.1, seed=0, crop_padding=2, flip=True, channels_last=False, precision="fp32", compile=False,
-                          mixing="none", mixing_alpha=1.0)
+    cfg = tiny_config("kd", epochs=1, batch_size=16, lr=0.1, channels_last=False, precision="fp32")
     torch.manual_seed(0)
     student, teacher = build_model("resnet8", 10, 1), build_model("resnet14", 10, 1)
     on_the_fly = KD(copy.deepcopy(student), copy.deepcopy(teacher))

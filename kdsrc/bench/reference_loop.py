@@ -19,8 +19,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from .data import Split
-from .losses import kd_loss
+from ..data import Split
+from ..losses import kd_loss
 
 
 class PilImages(torch.utils.data.Dataset):

@@ -32,3 +32,8 @@ def autocast(precision: str, device) -> torch.autocast:
 def memory_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """``x`` in channels-last layout when asked (4-d batches only), else unchanged."""
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.ndim == 4 else x
+
+
+def default_device() -> str:
+    """Where a run trains unless told: the GPU when there is one, else the CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"

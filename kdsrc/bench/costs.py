@@ -1,0 +1,62 @@
+"""The cost of each method on a profile's pair: training rate, first-stage rate, memory, parameters."""
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import torch
+
+from .. import augment, distillers
+from ..config import make_config
+from ..data import dataset_for
+from ..engine.memory import peak_memory_mb, reset_peak_memory
+from ..models import build_model, count_parameters
+from .timing import images_per_second, measured_with
+
+
+def method_cost(method: str, profile: str = "cpu", epochs: int = 2, device: str = "cpu") -> dict:
+    """Training cost of one method on a profile's pair, measured in this process.
+
+    Images/second of the main training (best of ``epochs`` epochs, the first a warm-up) and of a
+    two-stage method's first stage, peak memory above the memory in use before training, and
+    trainable parameters beyond the student's. Weights are freshly initialised; a method that
+    reads cached teacher logits gets a cache of the right size filled with random values (a
+    lookup costs the same whatever the values). Run each method in a fresh process
+    (:func:`method_costs`) so that no method inherits another's peak.
+    """
+    cfg = make_config(method, profile, epochs=epochs, test_subset=1000)
+    data = dataset_for(cfg)
+    torch.manual_seed(0)
+    student = build_model(cfg.model, data.num_classes, data.in_channels)
+    teacher = build_model(cfg.teacher, data.num_classes, data.in_channels) if cfg.teacher_configs() else None
+    distiller = distillers.build(method, cfg.method_params, student, teacher, data)
+    if distiller.reads_only_teacher_logits and cfg.teacher_cache:
+        views = augment.num_views(cfg.crop_padding, cfg.flip)
+        distiller.logit_cache = torch.randn(len(data.train) * views, data.num_classes, device=device)
+    before = reset_peak_memory(device)
+    out = {"method": method, "profile": profile, "student": cfg.model, "teacher": cfg.teacher if teacher else None,
+           "train_images": len(data.train), "batch_size": cfg.batch_size, "device": device,
+           "threads": torch.get_num_threads(), "first_stage_img_s": None}
+    stage = distiller.first_stage()
+    if stage is not None:
+        out["first_stage_img_s"] = images_per_second(distiller, data, cfg, device, replace(stage, epochs=epochs))
+    out["img_s"] = images_per_second(distiller, data, cfg, device)
+    out["peak_memory_above_start_mb"] = peak_memory_mb(device) - before
+    out["memory_before_training_mb"] = before
+    out["student_parameters"] = count_parameters(student)
+    out["extra_parameters"] = distiller.extra_parameter_count()
+    return out
+
+
+def measure_method_costs(methods, profile: str = "cpu", epochs: int = 4, device: str = "cpu") -> dict:
+    """:func:`method_cost` of each method, each in a fresh ``python -m kdsrc bench method`` process,
+    with the code version, libraries and hardware that produced them."""
+    rows = []
+    for method in methods:
+        command = [sys.executable, "-m", "kdsrc", "bench", "method", "--method", method, "--profile", profile,
+                   "--epochs", str(epochs), "--device", device, "--json"]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"method: bench of {method!r} failed: {done.stderr.strip()[-300:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {"profile": profile, "epochs": epochs, "methods": rows, **measured_with(device)}

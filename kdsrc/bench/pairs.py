@@ -1,0 +1,115 @@
+"""The paper profile's pairs on fabricated CIFAR-size data, and our loop against one built as
+RepDistiller's is (:mod:`kdsrc.bench.reference_loop`)."""
+import time
+from dataclasses import replace
+
+import torch
+
+from .. import distillers
+from ..config import make_config
+from ..data import STATS, Dataset, Split, dataset_for
+from ..distillers import ALONE, KD_METHOD
+from ..teachers import build_logit_cache
+from . import reference_loop
+from .timing import fresh_models, images_per_second, measured_with
+
+CIFAR_TRAIN_IMAGES = 50_000
+PAPER_REFERENCE_PAIR = ("resnet32x4", "resnet8x4")
+CPU_REFERENCE_PAIR = ("resnet14", "resnet8")
+
+
+def fabricated_cifar(images: int, classes: int = 100, seed: int = 0) -> Dataset:
+    """Random uint8 images of CIFAR-100's size (3 x 32 x 32, 100 classes, its normalisation): what
+    speed is measured on where the real archive is absent (speed does not depend on the pixels)."""
+    generator = torch.Generator().manual_seed(seed)
+    def split(n):
+        return Split(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator),
+                     torch.arange(n) % classes)
+    mean, std = STATS["cifar100"]
+    return Dataset("cifar100", split(images), split(64), None, classes, mean, std)
+
+
+def _fit_rate(method: str, cfg, data, device, student, teacher=None) -> float:
+    distiller = distillers.build(method, {}, student, teacher, data)
+    return images_per_second(distiller, data, replace(cfg, epochs=2, milestones=()), device)
+
+
+def pair_throughput(teacher: str, student: str, device: str = "cpu", steps: int = 10, warmup: int = 2,
+                    reference: bool = False, rates: dict | None = None) -> dict:
+    """Training images/second of a paper-profile pair on fabricated CIFAR-size data, on our loop:
+    the teacher alone, the student alone and KD with the teacher on every batch; with
+    ``reference`` also KD in RepDistiller's loop (:mod:`kdsrc.bench.reference_loop`) and our ratio to
+    it. An epoch of ours is ``steps + warmup`` batches, the second epoch timed; ``rates`` caches
+    the single models' figures between pairs."""
+    cfg = make_config(KD_METHOD, "paper", model=student, teacher=teacher)
+    data = fabricated_cifar((steps + warmup) * cfg.batch_size)
+    rates = {} if rates is None else rates
+    for name in (teacher, student):
+        if name not in rates:
+            rates[name] = _fit_rate(ALONE, make_config(ALONE, "paper", model=name), data, device, *fresh_models(data, name))
+    out = {"teacher": teacher, "student": student,
+           "ours": {"teacher_img_s": rates[teacher], "student_img_s": rates[student],
+                    "kd_img_s": _fit_rate(KD_METHOD, cfg, data, device, *fresh_models(data, student, teacher))},
+           "reference": None, "ratio": None}
+    if reference:
+        student_model, teacher_model = fresh_models(data, student, teacher)
+        out["reference"] = {"kd_img_s": reference_loop.kd_images_per_second(
+            student_model, teacher_model, data.train, data.mean, data.std, cfg.crop_padding, cfg.batch_size,
+            steps, warmup, device), "workers": reference_loop.default_workers()}
+        out["ratio"] = out["ours"]["kd_img_s"] / out["reference"]["kd_img_s"]
+    return out
+
+
+def cpu_pair_against_reference(device: str = "cpu", steps: int = 10, warmup: int = 2, profile: str = "cpu") -> dict:
+    """The KD pair of ``profile`` (the cpu profile's on Fashion-MNIST) in RepDistiller's loop and in
+    ours, the teacher on every batch and from the view cache (whose one-off build is reported apart)."""
+    cfg = make_config(KD_METHOD, profile)
+    data = dataset_for(cfg)
+    images = (steps + warmup) * cfg.batch_size
+    train = data.train.subset(torch.arange(images))
+    data = Dataset(data.name, train, data.test.subset(torch.arange(64)), None, data.num_classes, data.mean, data.std)
+    teacher, student = cfg.teacher, cfg.model
+    on_the_fly = _fit_rate(KD_METHOD, replace(cfg, teacher_cache=False), data, device, *fresh_models(data, student, teacher))
+    student_model, teacher_model = fresh_models(data, student, teacher)
+    start = time.perf_counter()
+    cache = build_logit_cache(teacher_model.to(device), data, cfg, device)
+    build_seconds = time.perf_counter() - start
+    kd = distillers.build(KD_METHOD, {}, student_model, teacher_model, data)
+    kd.logit_cache = cache.to(device)
+    cached = images_per_second(kd, data, replace(cfg, epochs=2), device)
+    student_model, teacher_model = fresh_models(data, student, teacher)
+    reference = reference_loop.kd_images_per_second(student_model, teacher_model, data.train, data.mean, data.std,
+                                                    cfg.crop_padding, cfg.batch_size, steps, warmup, device)
+    return {"teacher": teacher, "student": student, "dataset": data.name, "batch_size": cfg.batch_size,
+            "ours": {"kd_img_s": on_the_fly, "kd_cached_img_s": cached, "cache_build_seconds": build_seconds,
+                     "cache_images": images},
+            "reference": {"kd_img_s": reference, "workers": reference_loop.default_workers()},
+            "ratio": on_the_fly / reference, "ratio_cached": cached / reference}
+
+
+def reference_comparison(device: str = "cpu", steps: int = 10, warmup: int = 2,
+                         paper_pair: tuple[str, str] = PAPER_REFERENCE_PAIR, cpu_profile: str = "cpu") -> dict:
+    """Our loop against RepDistiller's for the CRD benchmark's resnet32x4 -> resnet8x4 KD pair
+    (fabricated CIFAR-size data) and the cpu profile's pair, with the projected minutes of a
+    240-epoch CIFAR-100 run of the first on this device."""
+    paper = pair_throughput(*paper_pair, device=device, steps=steps, warmup=warmup, reference=True)
+    paper["projected_240_epoch_minutes"] = projected_minutes(paper["ours"]["kd_img_s"])
+    paper["projected_240_epoch_minutes_reference"] = projected_minutes(paper["reference"]["kd_img_s"])
+    return {"device": device, "steps": steps, "warmup": warmup, "paper_pair": paper,
+            "cpu_pair": cpu_pair_against_reference(device, steps, warmup, cpu_profile), **measured_with(device)}
+
+
+def projected_minutes(images_per_second: float, epochs: int = 240, images: int = CIFAR_TRAIN_IMAGES) -> float:
+    """Training minutes of ``epochs`` epochs of ``images`` images at a measured rate (evaluation
+    not included)."""
+    return epochs * images / images_per_second / 60
+
+
+def pairs_bench(pairs, device: str = "cpu", steps: int = 10, warmup: int = 2) -> dict:
+    """:func:`pair_throughput` of every (teacher, student) pair, with RepDistiller's loop for the
+    resnet32x4 -> resnet8x4 pair: what chapter 13 projects the paper tables' hours from."""
+    rates: dict = {}
+    rows = [pair_throughput(t, s, device, steps, warmup, reference=(t, s) == PAPER_REFERENCE_PAIR, rates=rates)
+            for t, s in pairs]
+    return {"profile": "paper", "device": device, "batch_size": make_config(KD_METHOD, "paper").batch_size,
+            "train_images": CIFAR_TRAIN_IMAGES, "steps": steps, "warmup": warmup, "pairs": rows, **measured_with(device)}

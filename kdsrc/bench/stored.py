@@ -1,0 +1,42 @@
+"""The stored benchmarks the book reads: looked up, or measured and stored when missing."""
+from pathlib import Path
+
+from .. import store
+from ..distillers import METHODS
+from ..engine.numerics import default_device
+from .cache import teacher_cache
+from .costs import measure_method_costs
+
+_LABELS = {"method_costs": "cost benchmark", "teacher_cache": "teacher-cache benchmark"}
+
+
+def stored_bench(profile: str, kind: str, root: Path | None = None) -> dict | None:
+    """A stored benchmark (:func:`kdsrc.store.bench_path`), or None when none was measured; never measures."""
+    path = store.bench_path(profile, root, kind)
+    return store.read_json(path, "stored benchmark") if path.exists() else None
+
+
+def _stored_or_measured(profile: str, kind: str, measure, root: Path | None) -> dict:
+    stored = stored_bench(profile, kind, root)
+    if stored is not None:
+        return stored
+    path = store.bench_path(profile, root, kind)
+    store.require_computable(f"stored {_LABELS[kind]} for profile {profile!r}", path,
+                             "run without stored_only to measure it")
+    out = measure()
+    store.write_json(out, path)
+    return out
+
+
+def method_costs(profile: str, root: Path | None = None, device: str | None = None) -> dict:
+    """The stored per-method cost benchmark of ``profile`` (:func:`kdsrc.bench.measure_method_costs`
+    over every registered method), measured and stored first when none exists (an error under
+    ``stored_only``)."""
+    return _stored_or_measured(profile, "method_costs", lambda: measure_method_costs(METHODS, profile, device=device or default_device()),
+                               root)
+
+
+def teacher_cache_cost(profile: str, root: Path | None = None, device: str | None = None) -> dict:
+    """The stored teacher-cache benchmark of ``profile`` (:func:`kdsrc.bench.teacher_cache`),
+    measured and stored first when none exists (an error under ``stored_only``)."""
+    return _stored_or_measured(profile, "teacher_cache", lambda: teacher_cache(profile, device=device or default_device()), root)

@@ -1,0 +1,29 @@
+"""The method registry: a plain dict from method name to distiller class (one line a method)."""
+from .ab import AB
+from .at import AT
+from .base import Distiller
+from .ce_binary_kl import CEBinaryKL
+from .dhkd import DHKD
+from .fitnets import FitNets
+from .fsp import FSP
+from .kd import KD
+from .label_smoothing import LabelSmoothing
+from .srrl import SRRL
+from .vanilla import Vanilla
+
+METHODS: dict[str, type[Distiller]] = {
+    "vanilla": Vanilla,
+    "kd": KD,
+    "fitnets": FitNets,
+    "at": AT,
+    "fsp": FSP,
+    "ab": AB,
+    "srrl": SRRL,
+    "dhkd": DHKD,
+    "ce_binary_kl": CEBinaryKL,
+    "label_smoothing": LabelSmoothing,
+}
+# The method that trains a network on its own (every teacher, and the student-alone baseline),
+# and vanilla KD, the distiller the speed benchmarks measure.
+ALONE = "vanilla"
+KD_METHOD = "kd"

@@ -1,0 +1,99 @@
+"""Stored benchmarks as tables: method costs, the teacher cache, the paper pairs, our loop against RepDistiller's."""
+import pandas as pd
+
+from ..distillers import ALONE
+
+PLAN_ROLES = ("teacher", "student alone", "distilled")  # the roles of a reproduce plan's runs
+
+
+def method_costs_frame(costs: dict) -> pd.DataFrame:
+    """A per-method cost measurement (:func:`kdsrc.bench.measure_method_costs`) as a table, each figure
+    also as a ratio to the student alone (``vanilla``)."""
+    frame = pd.DataFrame(costs["methods"]).set_index("method")
+    alone = frame.loc[ALONE]
+    return pd.DataFrame({
+        "train img/s": frame["img_s"].round(0),
+        "epoch time × alone": (alone["img_s"] / frame["img_s"]).round(2),
+        "first-stage epoch × alone": (alone["img_s"] / frame["first_stage_img_s"]).round(2),
+        "peak memory above start (MB)": frame["peak_memory_above_start_mb"].round(0),
+        "extra parameters": frame["extra_parameters"],
+        "extra params / student": (frame["extra_parameters"] / frame["student_parameters"]).round(3),
+    }).reset_index()
+
+
+def teacher_cache_table(measurement: dict, epochs: int) -> pd.DataFrame:
+    """The stored teacher-cache benchmark (:func:`kdsrc.bench.teacher_cache`) as a table: seconds per
+    training epoch of the student alone, of KD with the teacher on every batch and of KD reading
+    the cache, each relative to the student alone; the one-off seconds to build the cache; and
+    the number of ``epochs``-epoch KD runs after which the cache has paid for itself."""
+    images = measurement["train_images"]
+    modes = {"student alone": "student_alone_img_s", "KD, teacher on every batch": "kd_on_the_fly_img_s",
+             "KD, cached teacher logits": "kd_cached_img_s"}
+    seconds = {label: images / measurement[key] for label, key in modes.items()}
+    saved_per_run = epochs * (seconds["KD, teacher on every batch"] - seconds["KD, cached teacher logits"])
+    table = pd.DataFrame({"seconds per epoch": seconds,
+                          "× alone": {label: s / seconds["student alone"] for label, s in seconds.items()}})
+    table["one-off seconds"] = [0.0, 0.0, measurement["cache_build_seconds"]]
+    table["runs to pay off"] = ["", "", f"{measurement['cache_build_seconds'] / saved_per_run:.1f}"
+                                if saved_per_run > 0 else "never"]
+    return table.round(2)
+
+
+def measured_on(bench: dict) -> str:
+    """The machine a stored benchmark ran on: its GPU, else its CPU, else its device type."""
+    return bench["hardware"].get("gpu") or bench["hardware"].get("cpu") or bench["device"]
+
+
+def pair_epoch_times(bench: dict) -> pd.DataFrame:
+    """A stored pairs benchmark as seconds per training epoch of each pair's teacher, student
+    alone and KD (the benchmark's training images over its images/second), KD's epoch relative
+    to the student alone's, and the stored reference throughput and ratio where it has them."""
+    rows = []
+    for pair in bench["pairs"]:
+        ours = pair["ours"]
+        epoch = {label: bench["train_images"] / ours[key] for label, key in
+                 (("teacher s/epoch", "teacher_img_s"), ("student s/epoch", "student_img_s"), ("KD s/epoch", "kd_img_s"))}
+        rows.append({"teacher": pair["teacher"], "student": pair["student"], **epoch,
+                     "KD × alone": epoch["KD s/epoch"] / epoch["student s/epoch"],
+                     "reference KD img/s": (pair.get("reference") or {}).get("kd_img_s"), "ratio": pair.get("ratio")})
+    return pd.DataFrame(rows).round(2)
+
+
+def projected_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.DataFrame:
+    """Training hours of a plan (:func:`kdsrc.reproduce.status` rows: table, role, teacher, model,
+    method, epochs, init_epochs) projected from a stored pairs benchmark, per table and in all.
+    A teacher trains ``epochs`` epochs at its measured rate, a student alone at the student's,
+    a distilled run at its pair's KD rate, first-stage epochs included; an epoch is the
+    benchmark's training images. A run whose rate was not measured leaves its sums empty."""
+    images = bench["train_images"]
+    rate = {}
+    for pair in bench["pairs"]:
+        rate.setdefault(("teacher", pair["teacher"]), pair["ours"]["teacher_img_s"])
+        rate.setdefault(("student alone", pair["student"]), pair["ours"]["student_img_s"])
+        rate[("distilled", pair["teacher"], pair["student"])] = pair["ours"]["kd_img_s"]
+    rows = plan_rows.assign(key=[("distilled", t, m) if role == "distilled" else (role, m)
+                                 for role, t, m in zip(plan_rows.role, plan_rows.teacher, plan_rows.model)])
+    rows["hours"] = [(e + i) * images / rate[key] / 3600 if key in rate else float("nan")
+                     for e, i, key in zip(rows.epochs, rows.init_epochs, rows.key)]
+    grouped = rows.groupby(["table", "role"], sort=False)["hours"]
+    hours = grouped.sum(min_count=1).where(grouped.count() == grouped.size())  # unmeasured: no sum
+    hours = hours.unstack("role", fill_value=0.0).reindex(columns=PLAN_ROLES, fill_value=0.0).add_suffix(" (h)")
+    hours.insert(0, "runs", rows.groupby("table", sort=False).size())
+    hours.loc["all"] = hours.sum(skipna=False)
+    hours["total (h)"] = hours.drop(columns="runs").sum(axis=1, skipna=False)
+    return hours.round(1).rename_axis(columns=None)
+
+
+def reference_loop_table(comparison: dict) -> pd.DataFrame:
+    """A stored comparison of our loop with RepDistiller's (:func:`kdsrc.bench.reference_comparison`):
+    images/second of each loop on each pair and its ratio to RepDistiller's loop."""
+    paper, cpu = comparison["paper_pair"], comparison["cpu_pair"]
+    reference = "RepDistiller-style (PIL workers, fp32, teacher every batch)"
+    rows = [(paper, "fabricated CIFAR-size, batch 64", reference, paper["reference"]["kd_img_s"]),
+            (paper, "", "ours (teacher every batch)", paper["ours"]["kd_img_s"]),
+            (cpu, f"{cpu['dataset']}, batch {cpu['batch_size']}", reference, cpu["reference"]["kd_img_s"]),
+            (cpu, "", "ours (teacher every batch)", cpu["ours"]["kd_img_s"]),
+            (cpu, "", "ours (cached teacher logits)", cpu["ours"]["kd_cached_img_s"])]
+    return pd.DataFrame([{"pair": f"{pair['teacher']} -> {pair['student']}", "data": data, "loop": loop,
+                          "img/s": round(rate), "x RepDistiller-style": round(rate / pair["reference"]["kd_img_s"], 2)}
+                         for pair, data, loop, rate in rows])

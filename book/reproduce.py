@@ -398,13 +398,16 @@ prose.glue(cited_teacher=cited_teacher)
 # teacher runs under `inference_mode`; losses and accuracy are summed on the device and read once
 # an epoch, so no step waits for the host. Two fields choose the arithmetic:
 #
-# * `precision`: `auto` (the default) is bfloat16 autocast on a CUDA GPU that supports it and
-#   fp32 elsewhere; `fp32` and `bf16` force one. Under autocast the convolutions and linear layers
-#   run in bf16 while every loss of `kdsrc.losses` computes in fp32 and the weights, gradients and
-#   optimizer state stay fp32. On the AVX2 CPU of our runs, bf16 autocast made a training step
-#   much *slower* than fp32 for resnet8 and resnet8x4 (a quick timing of single steps, not a
-#   stored benchmark), so `auto` never picks it on a CPU; a CPU with AVX-512 BF16 or AMX may gain
-#   from `--set precision=bf16`.
+# * `precision`: `fp32`, `bf16` or `auto`. The `paper` profile trains in fp32, as RepDistiller
+#   did, with PyTorch's defaults (which let cuDNN run convolutions in TF32 on Ampere and later
+#   GPUs): a reproduction of the fp32 tables never runs in bfloat16 unless asked to
+#   (`--set precision=bf16`, a speed option). The `smoke` and `cpu` profiles use `auto`: bfloat16
+#   autocast on a CUDA GPU that supports it, fp32 elsewhere. Under autocast the convolutions and
+#   linear layers run in bf16 while every loss of `kdsrc.losses` computes in fp32 and the weights,
+#   gradients and optimizer state stay fp32. On the AVX2 CPU of our runs, bf16 autocast made a
+#   training step much *slower* than fp32 for resnet8 and resnet8x4 (a quick timing of single
+#   steps, not a stored benchmark), so `auto` never picks it on a CPU; a CPU with AVX-512 BF16 or
+#   AMX may gain from `--set precision=bf16`.
 # * `compile`: `True` compiles the step's forward pass with `torch.compile` (off by default: the
 #   first epoch pays the compilation).
 #
@@ -454,12 +457,12 @@ prose.glue(loop_machine=results.measured_on(comparison), loop_device=comparison[
 # how far the smoke runs moved between kernel settings (tests/notebooks/smoke_spread.json)
 import json
 
-from kdsrc import machines
+from kdsrc import machines, store
 
 moved = machines.spread(profile, root)
 stored_runs = [results.read_run(p) for p in sorted((root / "runs" / profile).glob("*/*.json"))]
 largest = moved.loc[moved["last acc difference"].abs().idxmax()]
-smoke = json.loads((results.REPO_RESULTS.parent / "tests" / "notebooks" / "smoke_spread.json").read_text())["largest"]
+smoke = json.loads((store.REPO_RESULTS.parent / "tests" / "notebooks" / "smoke_spread.json").read_text())["largest"]
 prose.glue(retrainings=len(moved), identical_retrainings=int(moved["identical history"].sum()),
            identical_settings=", ".join(moved[moved["identical history"]]["setting"]),
            move_vs_spread="less" if abs(largest["last acc difference"]) < largest["seed std of last acc"] else "more",

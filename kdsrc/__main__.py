@@ -12,6 +12,7 @@ import re
 import sys
 
 from . import __version__
+from .validate import ConfigError, require_choice, require_int
 
 
 def _value(text: str):
@@ -29,7 +30,7 @@ def _overrides(pairs: list[str]) -> dict:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValueError(f"--set: expected name=value, got {pair!r}")
+            raise ConfigError(f"--set: expected name=value, got {pair!r}")
         out[name.strip()] = _value(value.strip())
     return out
 
@@ -145,8 +146,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _reproduce(args) -> None:
     from . import reproduce
-    if not args.seeds.isdigit():
-        raise ValueError(f"seeds: must be an integer >= 1, got {args.seeds!r}")
+    require_int("seeds", int(args.seeds) if args.seeds.isdigit() else args.seeds, minimum=1)
     overrides = _overrides(args.set)
     if args.data_root:
         overrides["data_root"] = args.data_root
@@ -194,7 +194,7 @@ def _config(args):
     overrides = _overrides(args.set)
     for flag in ("method", "profile"):
         if flag in overrides:
-            raise ValueError(f"{flag}: give it as --{flag}, not --set")
+            raise ConfigError(f"{flag}: give it as --{flag}, not --set")
     return make_config(args.method, args.profile, **{"seed": args.seed, **overrides})
 
 
@@ -211,8 +211,7 @@ def _retrain(args) -> None:
 def _teachers(args) -> None:
     from . import teachers
     from .config import PROFILES
-    if args.profile not in PROFILES:
-        raise ValueError(f"profile: must be one of {sorted(PROFILES)}, got {args.profile!r}")
+    require_choice("profile", args.profile, PROFILES)
     root = args.results
     teachers.record_stored_teachers(args.profile, root)
     print(teachers.manifest(args.profile, root).to_string(index=False))

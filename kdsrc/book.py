@@ -12,3 +12,12 @@ COMPATIBILITY_SETTINGS = {
     "FitNets (student 2 → teacher 1)": ("fitnets", {"guided_layer": 2, "hint_layer": 1}),
     "FitNets (student 3 → teacher 1)": ("fitnets", {"guided_layer": 3, "hint_layer": 1}),
 }
+
+# The book's methods as its summary tables label them (chapters 10 and 12), the student alone first.
+METHOD_LABELS = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at", "FSP": "fsp",
+                 "AB": "ab", "SRRL": "srrl", "DHKD": "dhkd", "CE + BinaryKL, one head": "ce_binary_kl"}
+
+# The run options beyond a method's defaults with which chapter 10 stored a method's runs, so
+# that chapter 12 reads the same runs: the single-head CE + BinaryKL runs also measured their
+# two losses' gradients (chapter 9; instrumentation, not part of the method, but in the run id).
+MEASURED_RUNS = {"ce_binary_kl": {"measure_gradients": True}}

@@ -17,6 +17,7 @@ import torch
 from torchvision import datasets
 
 from . import augment
+from .validate import require_choice
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -178,7 +179,7 @@ def load_dataset(name: str, root: Path | None = None, train_subset: int | None =
             raise DataNotFound(f"data_root: {name} needs a data_root (a torchvision root); none given")
         train, test = load_cifar(name, Path(root))
     else:
-        raise ValueError(f"dataset: must be one of {list(DATASETS)}, got {name!r}")
+        require_choice("dataset", name, DATASETS)
     num_classes = int(train.labels.max()) + 1
     val = None
     if val_size:

@@ -18,6 +18,8 @@ outputs are cached (:func:`kdsrc.teachers.logit_cache`): under mixing the teache
 import torch
 from torchvision.transforms import v2
 
+from .validate import require_choice
+
 MIXINGS = ("none", "mixup", "cutmix", "cutout")
 
 
@@ -36,8 +38,7 @@ def mix(x: torch.Tensor, y: torch.Tensor, kind: str, alpha: float, num_classes: 
         generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch ``x`` (normalised) and labels ``y`` after the mixing ``kind`` (one of :data:`MIXINGS`);
     labels become class probabilities for mixup and CutMix."""
-    if kind not in MIXINGS:
-        raise ValueError(f"mixing: must be one of {list(MIXINGS)}, got {kind!r}")
+    require_choice("mixing", kind, MIXINGS)
     if kind == "none":
         return x, y
     seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device).item())

@@ -24,6 +24,8 @@ from typing import Any, TypedDict
 
 import torch
 
+from .validate import require_choice
+
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
@@ -64,8 +66,8 @@ _SESSION: dict[str, Any] = {"root": None, "stored_only": False}
 
 
 def results_dir() -> Path:
-    """``$KDSRC_RESULTS`` if set, else the repository's ``results/``."""
-    return Path(os.environ.get("KDSRC_RESULTS", REPO_RESULTS))
+    """``$KDSRC_RESULTS`` if set (and not empty), else the repository's ``results/``."""
+    return Path(os.environ.get("KDSRC_RESULTS") or REPO_RESULTS)
 
 
 def use(results_root: str | Path | None = None, fresh: bool = False, stored_only: bool = False) -> Path:
@@ -146,8 +148,7 @@ BENCHES = ("method_costs", "teacher_cache", "pairs", "reference_loop")
 
 def bench_path(profile: str, folder: str | Path | None = None, kind: str = "method_costs") -> Path:
     """Where a profile's benchmark of ``kind`` (:data:`BENCHES`, :mod:`kdsrc.bench`) is stored."""
-    if kind not in BENCHES:
-        raise ValueError(f"kind: must be one of {list(BENCHES)}, got {kind!r}")
+    require_choice("kind", kind, BENCHES)
     return root(folder) / "bench" / profile / f"{kind}.json"
 
 

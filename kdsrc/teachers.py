@@ -25,8 +25,9 @@ import torch
 
 from . import augment, store
 from .checkpoints import checkpoint_id, import_checkpoint
-from .config import RunConfig, from_dict
+from .config import RunConfig, from_dict, make_config
 from .data import Dataset, dataset_for, to_model_input
+from .distillers import ALONE
 from .engine import distributed, evaluate, numerics, provenance
 from .engine.numerics import resolve_precision
 from .models import build_model
@@ -73,6 +74,14 @@ def load_teacher(cfg: RunConfig, root: Path | None = None, net: torch.nn.Module 
     for member_cfg, member in zip(cfg.teacher_configs(), members):
         load_weights(member_cfg, root, member)
     return net
+
+
+def baseline_networks(cfg: RunConfig, root: Path | None = None) -> dict[str, torch.nn.Module]:
+    """The two trained networks a distilled run of ``cfg`` is set beside, loaded from their stored
+    runs: ``"teacher"``, its teacher (:meth:`~kdsrc.config.RunConfig.teacher_config`), and
+    ``"student alone"``, its student model trained alone with the profile's defaults."""
+    return {"teacher": load_weights(cfg.teacher_config(), root),
+            "student alone": load_weights(make_config(ALONE, cfg.profile, model=cfg.model), root)}
 
 
 def teacher_id(cfg: RunConfig) -> str:
@@ -249,6 +258,6 @@ def manifest(profile: str, root: str | Path | None = None) -> pd.DataFrame:
     return pd.DataFrame([{"id": key, **entry} for key, entry in sorted(entries.items())])
 
 
-__all__ = ["network", "load_weights", "load_teacher", "teacher_id", "ensemble_temperature", "ensemble_id",
-           "ensemble_path", "ensemble_record", "build_logit_cache", "logit_cache", "record_trained",
+__all__ = ["network", "load_weights", "load_teacher", "baseline_networks", "teacher_id", "ensemble_temperature",
+           "ensemble_id", "ensemble_path", "ensemble_record", "build_logit_cache", "logit_cache", "record_trained",
            "record_imported", "imported", "record_members", "record_stored_teachers", "manifest"]

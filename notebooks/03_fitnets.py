@@ -48,8 +48,6 @@ fresh_results = False  # True: train everything anew in a temporary folder
 stored_only = False  # True: fail instead of training a missing run (regression tests)
 
 # %%
-import pandas as pd
-
 from kdsrc import examples, experiment, losses, plots, prose, results
 from kdsrc.config import make_config
 
@@ -150,17 +148,18 @@ cost
 # trained in two stages.
 
 # %%
-cited = pd.concat([results.reference("kd"), results.reference("ild")])
-crd = results.cited_gains(cited[cited.paper.str.contains("CRD")], "fitnets")
+crd_cited = results.crd_reference()
+crd = results.cited_gains(crd_cited, "fitnets")
 crd
 
 # %%
+cited = results.reference("ild")
 romero = cited[cited.paper.str.contains("Romero")]
 romero[["paper", "table", "dataset", "teacher", "student", "method", "value", "verified"]]
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text above and below
-crd_kd = results.cited_gains(cited[cited.paper.str.contains("CRD")], "kd")
+crd_kd = results.cited_gains(crd_cited, "kd")
 romero_acc = romero.pivot_table(index="dataset", columns="method", values="value")
 prose.glue(crd_fitnets_gain_min=crd["fitnets gain"].min(), crd_fitnets_gain_max=crd["fitnets gain"].max(),
            crd_fitnets_below=int((crd["fitnets gain"] < 0).sum()), crd_pairs=len(crd),

@@ -41,8 +41,6 @@ fresh_results = False  # True: train everything anew in a temporary folder
 stored_only = False  # True: fail instead of training a missing run (regression tests)
 
 # %%
-import pandas as pd
-
 from kdsrc import engine, examples, experiment, losses, plots, prose, results, teachers
 from kdsrc.config import make_config
 
@@ -86,8 +84,7 @@ for form in ("official", "paper"):
 teacher = experiment.run(at_cfg.teacher_config())
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 image = data.test.images[:1]
-networks = {"teacher": teachers.load_weights(at_cfg.teacher_config()),
-            "student alone": teachers.load_weights(make_config("vanilla", profile))}
+networks = teachers.baseline_networks(at_cfg)
 plots.attention_maps({name: engine.predict_features(net, image, data) for name, net in networks.items()},
                      image[0]);
 
@@ -138,8 +135,7 @@ cost
 # Cited data. The CRD paper {cite}`tian2020contrastive` (CIFAR-100 top-1, last epoch):
 
 # %%
-cited = pd.concat([results.reference("kd"), results.reference("ild")])
-crd = results.cited_gains(cited[cited.paper.str.contains("CRD")], "at")
+crd = results.cited_gains(results.crd_reference(), "at")
 crd
 
 # %% tags=["remove-cell"]
@@ -155,6 +151,7 @@ prose.glue(crd_at_up=int((crd["at gain"] > 0).sum()), crd_pairs=len(crd), crd_at
 # The AT paper's own Table 1 (CIFAR-10 test **error**, %, median of 5 runs), read from the paper:
 
 # %%
+cited = results.reference("ild")
 at_paper = cited[cited.paper.str.contains("Zagoruyko")].rename(columns={"teacher": "teacher net", "student": "student net"})
 errors = at_paper.pivot_table(index=["teacher net", "student net"], columns="method", values="value", sort=False)[
     ["student", "at", "kd", "at_kd", "teacher"]].reset_index()

@@ -52,8 +52,6 @@ fresh_results = False  # True: train everything anew in a temporary folder
 stored_only = False  # True: fail instead of training a missing run (regression tests)
 
 # %%
-import pandas as pd
-
 from kdsrc import engine, examples, experiment, losses, plots, prose, results, teachers
 from kdsrc.config import make_config
 
@@ -108,8 +106,7 @@ except ValueError as error:
 teacher = experiment.run(fsp_cfg.teacher_config())
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 images = data.test.images[:256]
-networks = {"teacher": teachers.load_weights(fsp_cfg.teacher_config()),
-            "student alone": teachers.load_weights(make_config("vanilla", profile))}
+networks = teachers.baseline_networks(fsp_cfg)
 plots.fsp_matrices({name: engine.predict_features(net, images, data) for name, net in networks.items()});
 
 # %% [markdown]
@@ -138,8 +135,8 @@ prose.glue(stage_loss_first=stage_loss.iloc[0], stage_loss_last=stage_loss.iloc[
 
 # %%
 # NBVAL_CHECK_OUTPUT
-frame, table = results.compare({"teacher": [teacher], "student alone": alone, "student + KD": distilled,
-                               "student + FSP": fsp})
+groups = {"teacher": [teacher], "student alone": alone, "student + KD": distilled, "student + FSP": fsp}
+frame, table = results.compare(groups)
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
 # %% tags=["remove-cell"]
@@ -169,11 +166,10 @@ prose.glue(fsp_gain=fsp_gains.mean(), fsp_gain_std=fsp_gains.std(), fsp_seeds_up
 # first-stage epoch {glue:text}`fsp_first_stage_ratio:.2f` times:
 
 # %%
-cost = results.cost(frame)
-cost["first stage s/epoch"] = pd.Series({"student + FSP": results.first_stage_seconds(fsp)})
+cost = results.cost(frame, groups=groups, first_stage=True)
 prose.glue(fsp_cost_ratio=cost.loc["student + FSP", "ratio to alone"],
            fsp_first_stage_ratio=results.first_stage_seconds(fsp) / cost.loc["student alone", "sec_per_epoch"])
-cost.round(2)
+cost
 
 # %% [markdown]
 # ## The papers' numbers
@@ -182,8 +178,7 @@ cost.round(2)
 # missing where the channel counts differ (wrn_40_2 → wrn_40_1, and every pair of Table 2):
 
 # %%
-cited = pd.concat([results.reference("kd"), results.reference("ild")])
-crd = results.cited_gains(cited[cited.paper.str.contains("CRD")], "fsp")
+crd = results.cited_gains(results.crd_reference(), "fsp")
 prose.glue(crd_fsp_gain_min=crd["fsp gain"].min(), crd_fsp_gain_max=crd["fsp gain"].max(),
            crd_fsp_pairs=int(crd["fsp gain"].notna().sum()))
 crd
@@ -192,6 +187,7 @@ crd
 # The FSP paper's own tables (its ResNets, trained for fewer epochs than the CRD recipe):
 
 # %%
+cited = results.reference("ild")
 yim = cited[cited.paper.str.contains("Yim")]
 yim[["paper", "table", "dataset", "teacher", "student", "method", "value", "verified"]]
 

@@ -106,8 +106,7 @@ for name, scale in (("inside the margin", 0.5), ("beyond the margin", 1.5)):
 teacher = experiment.run(ab_cfg.teacher_config())
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 images = data.test.images[:256]
-networks = {"teacher": teachers.load_weights(ab_cfg.teacher_config()),
-            "student alone": teachers.load_weights(make_config("vanilla", profile))}
+networks = teachers.baseline_networks(ab_cfg)
 features = {name: engine.predict_features(net, images, data) for name, net in networks.items()}
 plots.preactivations(features, margin=ab_cfg.method_params["margin"]);
 
@@ -144,8 +143,9 @@ ab_repdistiller = experiment.run_seeds(make_config("ab", profile, ce_weight=1.0,
 
 # %%
 # NBVAL_CHECK_OUTPUT
-frame, table = results.compare({"teacher": [teacher], "student alone": alone, "student + KD": distilled,
-                               "student + AB (official)": ab, "student + AB (RepDistiller)": ab_repdistiller})
+groups = {"teacher": [teacher], "student alone": alone, "student + KD": distilled,
+          "student + AB (official)": ab, "student + AB (RepDistiller)": ab_repdistiller}
+frame, table = results.compare(groups)
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
 # %% [markdown]
@@ -209,12 +209,10 @@ prose.glue(ab_gain=ab_gains.mean(), ab_gain_std=ab_gains.std(), abr_gain=abr_gai
 # a first-stage epoch {glue:text}`ab_first_stage_ratio:.2f` times:
 
 # %%
-cost = results.cost(frame)
-cost["first stage s/epoch"] = pd.Series({"student + AB (official)": results.first_stage_seconds(ab),
-                                         "student + AB (RepDistiller)": results.first_stage_seconds(ab_repdistiller)})
+cost = results.cost(frame, groups=groups, first_stage=True)
 prose.glue(ab_cost_ratio=cost.loc["student + AB (official)", "ratio to alone"],
            ab_first_stage_ratio=results.first_stage_seconds(ab) / cost.loc["student alone", "sec_per_epoch"])
-cost.round(2)
+cost
 
 # %% [markdown]
 # ## The papers' numbers
@@ -223,8 +221,7 @@ cost.round(2)
 # RepDistiller runs it, with cross-entropy in the main stage):
 
 # %%
-cited = pd.concat([results.reference("kd"), results.reference("ild")])
-crd = results.cited_gains(cited[cited.paper.str.contains("CRD")], "ab")
+crd = results.cited_gains(results.crd_reference(), "ab")
 crd
 
 # %% tags=["remove-cell"]

@@ -125,18 +125,15 @@ methods = {"student alone": alone,
            **{name: experiment.run_seeds(make_config(method, profile), seeds)
               for name, method in (("FitNets", "fitnets"), ("AT", "at"), ("FSP", "fsp"), ("AB", "ab"))}}
 all_frame = results.compare(methods)[0]
-stored_cost = results.cost(all_frame)
-stored_cost["first stage s/epoch"] = pd.Series({name: results.first_stage_seconds(runs)
-                                                for name, runs in methods.items() if runs[0].get("first_stage")})
-stored_cost.round(2)
+results.cost(all_frame, groups=methods, first_stage=True)
 
 # %%
-bench = results.method_costs_frame(bench.method_costs(profile))
-bench
+bench_costs = results.method_costs_frame(bench.method_costs(profile))
+bench_costs
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below
-costs = bench.set_index("method")
+costs = bench_costs.set_index("method")
 ratio, first = costs["epoch time × alone"], costs["first-stage epoch × alone"]
 prose.glue(fitnets_x=ratio["fitnets"], at_x=ratio["at"], kd_x=ratio["kd"], fsp_x=ratio["fsp"], ab_x=ratio["ab"],
            fsp_first_x=first["fsp"], ab_first_x=first["ab"], regressor_params=costs.at["fitnets", "extra parameters"],

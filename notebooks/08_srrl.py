@@ -54,7 +54,6 @@ fresh_results = False  # True: train everything anew in a temporary folder
 stored_only = False  # True: fail instead of training a missing run (regression tests)
 
 # %%
-import pandas as pd
 import torch
 
 from kdsrc import engine, examples, experiment, losses, plots, probes, prose, results, teachers
@@ -124,8 +123,7 @@ for name, student in students.items():
 # %%
 teacher = experiment.run(srrl_cfg.teacher_config())
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
-networks = {"teacher": teachers.load_weights(srrl_cfg.teacher_config()),
-            "student alone": teachers.load_weights(make_config("vanilla", profile))}
+networks = teachers.baseline_networks(srrl_cfg)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -201,9 +199,7 @@ plots.loss_curves({"SRRL": runs["student + SRRL"]}, terms=("ce", "fm", "sr"));
 # epoch (mean over seeds) and trainable parameters beyond the student's:
 
 # %%
-cost = results.cost(frame)
-cost["extra parameters"] = pd.Series({label: group[0]["extra_parameters"] for label, group in runs.items()})
-cost
+results.cost(frame, groups=runs, extra_parameters=True)
 
 # %% [markdown]
 # ## The papers' numbers

@@ -364,8 +364,8 @@ variant_frame, variant_table = results.compare({"student alone": runs["student a
 variant_table[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
 # %%
-variant_cost = results.cost(results.compare(variants, baseline="DHKD, linear head")[0], baseline="DHKD, linear head")
-variant_cost["extra parameters"] = [group[0]["extra_parameters"] for group in variants.values()]
+variant_cost = results.cost(results.compare(variants, baseline="DHKD, linear head")[0], baseline="DHKD, linear head",
+                            groups=variants, extra_parameters=True)
 variant_cost.rename(columns={"ratio to alone": "ratio to the linear head"})
 
 # %% tags=["remove-cell"]

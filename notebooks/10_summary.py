@@ -28,15 +28,13 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import bench, experiment, plots, prose, results
+from kdsrc import bench, book, experiment, plots, prose, results
 from kdsrc.config import make_config
 
 root = experiment.use(fresh=fresh_results, stored_only=stored_only)
-methods = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at", "FSP": "fsp",
-           "AB": "ab", "SRRL": "srrl", "DHKD": "dhkd", "CE + BinaryKL, one head": "ce_binary_kl"}
+methods = book.METHOD_LABELS
 # the single-head runs also measured their two gradients (instrumentation, not part of the method)
-measured = {"ce_binary_kl": dict(measure_gradients=True)}
-runs = {name: experiment.run_seeds(make_config(method, profile, **measured.get(method, {})), seeds)
+runs = {name: experiment.run_seeds(make_config(method, profile, **book.MEASURED_RUNS.get(method, {})), seeds)
         for name, method in methods.items()}
 teacher = experiment.run(make_config("kd", profile).teacher_config())
 

@@ -40,7 +40,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import bench, experiment, prose, results
+from kdsrc import bench, book, experiment, prose, results
 from kdsrc.config import from_dict, make_config
 from kdsrc.distillers import METHODS
 
@@ -222,7 +222,7 @@ def reads_the_cache(run):
     """Whether ``run``'s loss read the book teacher's cached logits."""
     cfg = from_dict(run["config"])
     return (run["teacher_run_id"] == teacher["run_id"] and cfg.teacher_ensemble == 1 and cfg.teacher_cache
-            and cfg.mixing == "none" and getattr(METHODS[cfg.method], "caches_teacher_logits", False)
+            and cfg.mixing == "none" and METHODS[cfg.method].reads_only_teacher_logits
             and cfg.method_params.get("kd_weight", 1) > 0)
 
 
@@ -317,11 +317,8 @@ prose.glue(fitnets1_gain=difference(layer_frame, "FitNets, stage 1", "student al
 
 # %%
 # NBVAL_CHECK_OUTPUT
-methods = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at", "FSP": "fsp",
-           "AB": "ab", "SRRL": "srrl", "DHKD": "dhkd", "CE + BinaryKL, one head": "ce_binary_kl"}
-measured = {"ce_binary_kl": dict(measure_gradients=True)}  # as stored by chapter 10
-table_runs = {name: experiment.run_seeds(make_config(method, profile, **measured.get(method, {})), seeds)
-              for name, method in methods.items()}
+table_runs = {name: experiment.run_seeds(make_config(method, profile, **book.MEASURED_RUNS.get(method, {})), seeds)
+              for name, method in book.METHOD_LABELS.items()}  # as stored by chapter 10
 table_runs.update({
     "FitNets, stage-3 hint": experiment.run_seeds(make_config("fitnets", profile, hint_layer=3), seeds),
     "AB, RepDistiller's recipe": experiment.run_seeds(make_config("ab", profile, ce_weight=1.0, kd_weight=0.0), seeds),

@@ -195,8 +195,9 @@ else:
 # Python, one at a time, in DataLoader worker processes (a PIL image through `RandomCrop`,
 # `RandomHorizontalFlip`, `ToTensor`, `Normalize`), trains in fp32, runs the teacher on every
 # batch and reads the loss and accuracy back to the host after every step. Ours keeps the
-# uint8 images on the device and augments whole batches there, trains channels-last (in
-# bfloat16 autocast on a GPU), runs the teacher under `inference_mode` and reads the metrics
+# uint8 images on the device and augments whole batches there, trains channels-last (in fp32 at
+# the paper profile, as RepDistiller; bfloat16 autocast is an option), runs the teacher under
+# `inference_mode` and reads the metrics
 # once an epoch. `python -m kdsrc bench` times both loops on the same models and the same
 # fabricated CIFAR-size images (speed does not depend on the pixels), for the CRD benchmark's
 # resnet32x4 → resnet8x4 KD pair and for this book's cpu pair, and stores the result in

@@ -21,6 +21,7 @@ from torchvision import transforms
 
 from ..data import Split
 from ..losses import kd_loss
+from ..validate import ConfigError
 
 
 class PilImages(torch.utils.data.Dataset):
@@ -62,7 +63,7 @@ def kd_images_per_second(student: torch.nn.Module, teacher: torch.nn.Module, spl
     """Training images/second of KD steps in RepDistiller's style, timed over ``steps`` steps after
     ``warmup`` (which also start the loader's workers); ``split`` must hold enough images."""
     if len(split) < (steps + warmup) * batch_size:
-        raise ValueError(f"steps: {steps + warmup} batches of {batch_size} need {(steps + warmup) * batch_size} "
+        raise ConfigError(f"steps: {steps + warmup} batches of {batch_size} need {(steps + warmup) * batch_size} "
                          f"images, the split has {len(split)}")
     cuda = torch.device(device).type == "cuda"
     loader = DataLoader(PilImages(split, train_transform(split.images.shape[-1], padding, mean, std)),

@@ -150,12 +150,3 @@ def shard_weight(shard_size: int, batch_size: int, parts: int | None = None) -> 
     processes' gradients (DDP's; default: the world's) the gradient of the mean over the batch;
     exactly 1 when the shards are equal."""
     return (world_size() if parts is None else parts) * shard_size / batch_size
-
-
-def require_plain_backward(distiller) -> None:
-    """Refuse, under several processes, a distiller whose ``backward`` back-propagates each loss on
-    its own (gradient measurements, alignment): DDP averages one backward pass per step."""
-    option = distiller.separate_backward
-    if active() and option is not None:
-        raise ValueError(f"{option}: back-propagates each loss on its own, which DistributedDataParallel "
-                         "does not average; set it to False or train in one process (without torchrun)")

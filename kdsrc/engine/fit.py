@@ -38,6 +38,7 @@ from tqdm import tqdm
 from .. import augment, store
 from ..data import Dataset
 from ..mixing import mix
+from ..validate import ConfigError
 from . import distributed, numerics
 from .inference import evaluate, model_input
 from .schedule import learning_rate
@@ -54,10 +55,10 @@ class _Batches:
         self.data, self.cfg, self.device = data, cfg, device
         self.n = len(data.train)
         self.steps = math.ceil(self.n / cfg.batch_size)
-        last, world = self.n - (self.steps - 1) * cfg.batch_size, processes
-        if min(cfg.batch_size, last) < world:
-            raise ValueError(f"batch_size: {world} processes need at least {world} images in every batch, but "
-                             f"{cfg.batch_size} leaves {last} in the last of {self.n}; choose another batch_size")
+        last = self.n - (self.steps - 1) * cfg.batch_size
+        if min(cfg.batch_size, last) < processes:
+            raise ConfigError(f"batch_size: {processes} processes need at least {processes} images in every batch, "
+                              f"but {cfg.batch_size} leaves {last} in the last of {self.n}; choose another batch_size")
         self.images, self.labels = data.train.images.to(device), data.train.labels.to(device)
         self.augmenting = cfg.crop_padding > 0 or cfg.flip
         self.views_per_image = augment.num_views(cfg.crop_padding, cfg.flip)
@@ -106,8 +107,8 @@ def _step(stage: Stage, loss, optimizer, x, y, step: Step, weight: float, cfg, d
     with numerics.autocast(cfg.precision, device):
         logits, losses = loss(x, y, step)
     optimizer.zero_grad(set_to_none=True)
-    for name, value in (stage.backward(losses if weight == 1 else {k: v * weight for k, v in losses.items()})
-                        or {}).items():
+    weighted = losses if weight == 1 else {k: v * weight for k, v in losses.items()}
+    for name, value in (stage.backward(weighted) or {}).items():
         measured.setdefault(name, []).append(value)
     optimizer.step()
     for name, value in losses.items():

@@ -9,13 +9,14 @@ the weights, gradients and optimizer state stay fp32.
 """
 import torch
 
+from ..validate import require_choice
+
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def resolve_precision(precision: str, device) -> str:
     """The precision a run computes in on ``device``: ``"fp32"`` or ``"bf16"``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision: must be one of {list(PRECISIONS)}, got {precision!r}")
+    require_choice("precision", precision, PRECISIONS)
     if precision != "auto":
         return precision
     device = torch.device(device)

@@ -3,6 +3,7 @@ from functools import partial
 
 from torch import nn
 
+from ..validate import require_choice
 from .features import Features
 from .mobilenetv2 import MobileNetV2
 from .resnet import RESNETS, CifarResNet
@@ -19,8 +20,7 @@ MODELS |= {"MobileNetV2": MobileNetV2, "ShuffleV1": ShuffleNetV1, "ShuffleV2": S
 
 def build_model(name: str, num_classes: int, in_channels: int = 3) -> nn.Module:
     """Build a model of the zoo by name (RepDistiller's names)."""
-    if name not in MODELS:
-        raise ValueError(f"model: must be one of {sorted(MODELS)}, got {name!r}")
+    require_choice("model", name, MODELS)
     return MODELS[name](num_classes=num_classes, in_channels=in_channels)
 
 

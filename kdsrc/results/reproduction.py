@@ -2,7 +2,7 @@
 import pandas as pd
 
 from ..config import ConfigError, from_dict
-from ..distillers import ALONE
+from ..distillers import ALONE, METHODS
 from .cited import CITED_ROW
 from .tables import summarise, to_frame
 
@@ -73,7 +73,7 @@ def training_times(runs: list[dict]) -> pd.DataFrame:
         rows.append({
             "role": "teacher" if run["run_id"] in teachers else "student",
             "method": cfg["method"], "model": cfg["model"],
-            "teacher": cfg["teacher"] if cfg["method"] != ALONE else None,
+            "teacher": cfg["teacher"] if METHODS[cfg["method"]].needs_teacher else None,
             "teacher_ensemble": cfg.get("teacher_ensemble", 1), "mixing": cfg.get("mixing", "none"),
             "seed": cfg["seed"], "train_subset": cfg["train_subset"],
             "epochs": len(epochs), "first_stage_epochs": len(first_epochs),

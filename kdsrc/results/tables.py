@@ -4,7 +4,8 @@ from pathlib import Path
 import pandas as pd
 
 from .. import store
-from ..distillers import ALONE
+from ..distillers import METHODS
+from ..validate import ConfigError
 from .bench_tables import method_costs_frame
 
 
@@ -15,7 +16,7 @@ def to_frame(runs: list[dict]) -> pd.DataFrame:
         cfg = run["config"]
         rows.append({
             "method": cfg["method"], "model": cfg["model"],
-            "teacher": cfg["teacher"] if cfg["method"] != ALONE else None,
+            "teacher": cfg["teacher"] if METHODS[cfg["method"]].needs_teacher else None,
             "seed": cfg["seed"], **cfg["method_params"],
             "last_acc": run["last_test_acc"], "best_acc": run["best_test_acc"],
             "best_epoch": run["best_epoch"], "epochs": cfg["epochs"],
@@ -68,12 +69,24 @@ def compare(groups: dict[str, list[dict]], baseline: str = "student alone") -> t
     return frame, table
 
 
-def cost(frame: pd.DataFrame, baseline: str = "student alone") -> pd.DataFrame:
+def cost(frame: pd.DataFrame, baseline: str = "student alone", groups: dict[str, list[dict]] | None = None,
+         first_stage: bool = False, extra_parameters: bool = False) -> pd.DataFrame:
     """Training seconds per epoch (mean over seeds) of the runs of the baseline's model, and the
-    ratio to the baseline."""
+    ratio to the baseline, one row per group of ``frame`` (:func:`compare`), rounded to 2
+    decimals. From ``groups``, the labelled runs of ``frame``, it adds on request the first
+    stage's seconds per epoch of each two-stage group (``first_stage``, :func:`first_stage_seconds`;
+    empty for the others) and the trainable parameters each group's method adds to the student
+    (``extra_parameters``)."""
+    if (first_stage or extra_parameters) and groups is None:
+        raise ConfigError("groups: first_stage and extra_parameters are read from the runs; give the groups")
     student = frame[frame.model == frame[frame.run == baseline].model.iloc[0]]
     out = student.groupby("run", sort=False).agg(sec_per_epoch=("sec_per_epoch", "mean"))
     out["ratio to alone"] = out["sec_per_epoch"] / out.loc[baseline, "sec_per_epoch"]
+    if first_stage:
+        out["first stage s/epoch"] = pd.Series({label: first_stage_seconds(runs) for label, runs in groups.items()
+                                                if runs[0].get("first_stage")})
+    if extra_parameters:
+        out["extra parameters"] = pd.Series({label: runs[0]["extra_parameters"] for label, runs in groups.items()})
     return out.round(2)
 
 

@@ -64,9 +64,9 @@ def test_precision_and_compile_are_validated_and_leave_default_ids_alone():
     assert make_config("kd", "cpu", precision="bf16", compile=True).teacher_config() == base.teacher_config()
 
 
-def test_paper_profile_trains_on_the_fast_path_without_a_logit_cache():
+def test_paper_profile_trains_on_the_fast_path_in_fp32_without_a_logit_cache():
     cfg = make_config("kd", "paper")
-    assert (cfg.channels_last, cfg.precision, cfg.compile, cfg.teacher_cache) == (True, "auto", False, False)
+    assert (cfg.channels_last, cfg.precision, cfg.compile, cfg.teacher_cache) == (True, "fp32", False, False)
 
 
 def test_losses_compute_in_fp32_under_autocast():

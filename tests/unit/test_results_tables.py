@@ -1,6 +1,7 @@
 """The chapters' tables on hand-made and tiny stored runs: summaries, paired gains, comparisons,
 costs, first stages and benchmark tables."""
 import pandas as pd
+import pytest
 
 from kdsrc import experiment, results
 from kdsrc.results import compare, cost
@@ -34,6 +35,26 @@ def test_compare_gives_paired_gains_for_the_students_only():
     assert list(table["last acc (%)"]) == ["90.00", "71.00 ± 1.41", "73.50 ± 0.71"]
     ratios = cost(frame)
     assert list(ratios.index) == ["student alone", "student + KD"] and list(ratios["ratio to alone"]) == [1.0, 1.5]
+
+
+def test_cost_adds_the_first_stage_and_the_extra_parameters_of_each_group():
+    teacher = [_run("vanilla", "big", 0, 90.0, 10.0)]
+    alone = [_run("vanilla", "small", s, 70.0, 2.0) for s in range(2)]
+    fsp = [_run("fsp", "small", s, 71.0, 3.0) for s in range(2)]
+    for run, seconds in zip(fsp, (4.0, 5.0)):
+        run["first_stage"] = {"history": [], "seconds_per_epoch": seconds}
+    for run in teacher + alone + fsp:
+        run["extra_parameters"] = 12 if run in fsp else 0
+    groups = {"teacher": teacher, "student alone": alone, "student + FSP": fsp}
+    frame = compare(groups)[0]
+    table = cost(frame, groups=groups, first_stage=True, extra_parameters=True)
+    assert list(table.columns) == ["sec_per_epoch", "ratio to alone", "first stage s/epoch", "extra parameters"]
+    assert list(table.index) == ["student alone", "student + FSP"]  # the teacher's model is not the student's
+    assert pd.isna(table.at["student alone", "first stage s/epoch"]) and table.at["student + FSP", "first stage s/epoch"] == 4.5
+    assert list(table["extra parameters"]) == [0, 12]
+    assert list(cost(frame).columns) == ["sec_per_epoch", "ratio to alone"]
+    with pytest.raises(ValueError, match="^groups: "):
+        cost(frame, first_stage=True)
 
 
 def test_cited_ild_rows_name_the_same_pairs_as_the_cited_kd_rows():

@@ -84,10 +84,15 @@ def check(teacher: str, student: str, method: str, params=None) -> str | None:
 
 
 @functools.lru_cache(maxsize=None)
+def _network(name: str):
+    """A CIFAR-100 network of the zoo, built once per process for the checks (they only size connectors)."""
+    return build_model(name, 100)
+
+
+@functools.lru_cache(maxsize=None)
 def _check(teacher: str, student: str, method: str, params: MethodParams) -> str | None:
     try:
-        distillers.build(method, params, build_model(student, 100), build_model(teacher, 100),
-                         distillers.example_summary(num_classes=100))
+        distillers.build(method, params, _network(student), _network(teacher), distillers.example_summary(num_classes=100))
     except ConfigError as exc:
         return str(exc)
     return None

@@ -210,6 +210,12 @@ def read_run(path: Path) -> RunRecord:
                          "delete it to train the run again") from None
 
 
+def stored_bench(profile: str, kind: str, folder: str | Path | None = None) -> dict | None:
+    """A stored benchmark (:func:`bench_path`), or None when none was measured; never measures."""
+    path = bench_path(profile, folder, kind)
+    return read_json(path, "stored benchmark") if path.exists() else None
+
+
 def run_files(profile: str | None = None, folder: str | Path | None = None) -> list[Path]:
     """The stored run records (of one profile, if given), sorted."""
     return sorted((root(folder) / "runs").glob(f"{profile}/*/*.json" if profile else "*/*/*.json"))
@@ -218,4 +224,4 @@ def run_files(profile: str | None = None, folder: str | Path | None = None) -> l
 __all__ = ["use", "root", "stored_only", "results_dir", "MissingRun", "RunRecord", "run_path", "weights_path",
            "checkpoint_path", "stage_paths", "ensemble_path", "logit_cache_path", "manifest_path", "bench_path",
            "machine_path", "reference_path", "write_json", "save_tensors", "load_tensors", "read_json",
-           "read_run", "run_files", "BENCHES"]
+           "read_run", "stored_bench", "run_files", "BENCHES"]

@@ -31,9 +31,9 @@ def require_number(name: str, value, low: float | None = None, high: float | Non
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
     if not ok:
-        bounds = f" {'>' if low_open else '>='} {low}" if low is not None else ""
-        bounds += (" and" if low is not None else "") + f" <= {high}" if high is not None else ""
-        raise ConfigError(f"{name}: must be a finite number{bounds}, got {value!r}")
+        bounds = " and ".join(([f"{'>' if low_open else '>='} {low}"] if low is not None else [])
+                              + ([f"<= {high}"] if high is not None else []))
+        raise ConfigError(f"{name}: must be a finite number{' ' + bounds if bounds else ''}, got {value!r}")
 
 
 def require_positive(name: str, value) -> None:

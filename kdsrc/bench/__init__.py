@@ -6,8 +6,8 @@ from .cache import teacher_cache
 from .costs import measure_method_costs, method_cost
 from .pairs import (CIFAR_TRAIN_IMAGES, PAPER_REFERENCE_PAIR, cpu_pair_against_reference, fabricated_cifar,
                     pair_throughput, pairs_bench, projected_minutes, reference_comparison)
-from .stored import method_costs, stored_bench, teacher_cache_cost
+from .stored import method_costs, teacher_cache_cost
 
 __all__ = ["teacher_cache", "measure_method_costs", "method_cost", "CIFAR_TRAIN_IMAGES", "PAPER_REFERENCE_PAIR",
            "cpu_pair_against_reference", "fabricated_cifar", "pair_throughput", "pairs_bench", "projected_minutes",
-           "reference_comparison", "method_costs", "stored_bench", "teacher_cache_cost"]
+           "reference_comparison", "method_costs", "teacher_cache_cost"]

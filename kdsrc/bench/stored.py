@@ -10,14 +10,8 @@ from .costs import measure_method_costs
 _LABELS = {"method_costs": "cost benchmark", "teacher_cache": "teacher-cache benchmark"}
 
 
-def stored_bench(profile: str, kind: str, root: Path | None = None) -> dict | None:
-    """A stored benchmark (:func:`kdsrc.store.bench_path`), or None when none was measured; never measures."""
-    path = store.bench_path(profile, root, kind)
-    return store.read_json(path, "stored benchmark") if path.exists() else None
-
-
 def _stored_or_measured(profile: str, kind: str, measure, root: Path | None) -> dict:
-    stored = stored_bench(profile, kind, root)
+    stored = store.stored_bench(profile, kind, root)
     if stored is not None:
         return stored
     path = store.bench_path(profile, root, kind)

@@ -5,8 +5,7 @@ numbers as cited data), :mod:`.rankings` (how reporting choices reorder a table)
 :mod:`.bench_tables` (stored benchmarks), :mod:`.reproduction` (a reproduced paper table, training
 times). The store's readers and paths the notebooks use are here too.
 """
-from ..bench.stored import stored_bench
-from ..store import bench_path, read_run, results_dir, run_path, write_json
+from ..store import bench_path, read_run, results_dir, run_path, stored_bench, write_json
 from .bench_tables import (PLAN_ROLES, measured_on, method_costs_frame, pair_epoch_times, projected_hours,
                            reference_loop_table, teacher_cache_table)
 from .cited import CITED_ROW, CRD, cited_gain_summary, cited_gains, cited_table, crd_reference, reference

@@ -85,7 +85,7 @@ def test_the_cycle_check_sees_the_imports_and_finds_a_cycle():
     graph = _graph()
     assert {"kdsrc.store", "kdsrc.teachers", "kdsrc.engine"} <= graph["kdsrc.experiment"]
     assert {"kdsrc.engine.fit", "kdsrc.engine"} <= graph["kdsrc.config"]
-    assert "kdsrc.bench.stored" in graph["kdsrc.results"] and "kdsrc.results.tables" in graph["kdsrc.results"]
+    assert "kdsrc.store" in graph["kdsrc.results"] and "kdsrc.results.tables" in graph["kdsrc.results"]
     assert _cycles({**graph, "kdsrc.store": graph["kdsrc.store"] | {"kdsrc.experiment"}})
 
 

@@ -21,7 +21,7 @@ from .engine.provenance import sha256
 from .mixing import MIXINGS
 from .models import MODELS
 from .models.ensemble import ENSEMBLE_MODES
-from .profiles import MODEL_LR, PROFILES, TEACHER_RECIPE
+from .profiles import MODEL_LR, PROFILES, TEACHER_RECIPE, TEACHER_SCHEDULES
 from .validate import (ConfigError, require_bool, require_choice, require_int, require_number,
                        require_optional_int)
 
@@ -154,11 +154,16 @@ class RunConfig:
         for the teacher's model) whatever the student overrides, so that changing, say, the
         student's learning rate never retrains its teacher. A teacher trained for other than the
         profile's epochs (``teacher_epochs``) keeps the shape of a step schedule: its milestones
-        are the profile's scaled to its epochs (at least epoch 1). None when no teacher trains: a
+        are the profile's scaled to its epochs (at least epoch 1). A profile with its own teacher
+        schedule (:data:`~kdsrc.profiles.TEACHER_SCHEDULES`) scales that one, from its
+        ``teacher_epochs``. None when no teacher trains: a
         method without one, or a teacher read from ``teacher_checkpoint``."""
         if self.teacher is None or not METHODS[self.method].needs_teacher or self.teacher_checkpoint:
             return None
-        recipe = {name: value for name, value in profile_defaults(self.profile).items() if name in TEACHER_RECIPE}
+        defaults = profile_defaults(self.profile)
+        recipe = {name: value for name, value in defaults.items() if name in TEACHER_RECIPE}
+        if self.profile in TEACHER_SCHEDULES:
+            recipe.update(TEACHER_SCHEDULES[self.profile], epochs=defaults["teacher_epochs"])
         epochs = self.teacher_epochs or recipe["epochs"]
         recipe["milestones"] = tuple(max(1, round(m * epochs / recipe["epochs"])) for m in recipe["milestones"])
         recipe["epochs"] = epochs

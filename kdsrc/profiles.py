@@ -27,6 +27,12 @@ TEACHER_RECIPE = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "sch
                   "crop_padding", "flip", "mixing", "mixing_alpha", "channels_last", "precision", "compile",
                   "teacher_cache")
 
+# A profile's teacher schedule where it is not its students': the schedule and milestones at the
+# profile's ``teacher_epochs`` (scaled as ``RunConfig.teacher_config`` says when a run sets other
+# ``teacher_epochs``). A step schedule whose last decay comes before the last fifth of training
+# ends on a flat stretch, which is what "trained to its plateau" can be measured on.
+TEACHER_SCHEDULES: dict[str, dict[str, Any]] = {}
+
 # Base learning rates of the models RepDistiller trains at 0.01 instead of the profile's lr, as
 # student (train_student.py) or teacher (train_teacher.py): MobileNetV2 and the ShuffleNets. An
 # explicit ``lr`` override still wins for a student; a teacher always gets its model's lr.

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 
+from kdsrc import config
 from kdsrc.config import PROFILES, ConfigError, from_dict, make_config, profile_defaults
 
 
@@ -224,7 +225,6 @@ def test_method_params_are_read_only_and_the_config_is_hashable():
 
 
 def test_the_training_revision_enters_every_run_id_but_the_first_revision_keeps_the_stored_ones(monkeypatch):
-    from kdsrc import config
     cfg = make_config("kd", "cpu")
     first = (cfg.run_id(), cfg.teacher_config().run_id())
     assert config.TRAINING_REVISION == config.FIRST_REVISION and first == RUN_IDS_BEFORE_MODEL_LR["cpu"]
@@ -262,3 +262,14 @@ def test_a_methods_profile_defaults_come_from_its_own_file():
             params = make_config(method, profile).method_params
             assert {name: params[name] for name in values} == {k: tuple(v) if isinstance(v, list) else v
                                                                 for k, v in values.items()}
+
+
+def test_a_profiles_own_teacher_schedule_is_the_teachers_and_scales_with_its_epochs(monkeypatch):
+    monkeypatch.setitem(config.TEACHER_SCHEDULES, "cpu", dict(schedule="step", milestones=(15, 22)))
+    monkeypatch.setitem(config.PROFILES, "cpu", {**PROFILES["cpu"], "teacher_epochs": 30})
+    student = make_config("kd", "cpu")
+    assert (student.schedule, student.milestones) == ("cosine", ())
+    teacher = student.teacher_config()
+    assert (teacher.epochs, teacher.schedule, teacher.milestones) == (30, "step", (15, 22))
+    assert make_config("kd", "cpu", teacher_epochs=60).teacher_config().milestones == (30, 44)
+    assert make_config("kd", "smoke").teacher_config().schedule == PROFILES["smoke"].get("schedule", "cosine")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdsrc {train,list,bench,reproduce,retrain,teachers}``. Bad parameters exit 2 with one line.
+"""Command line: ``python -m kdsrc {train,list,bench,reproduce,study,retrain,teachers}``. Bad parameters exit 2 with one line.
 
 ``train`` and ``reproduce`` also run under ``torchrun --nproc_per_node N -m kdsrc ...``, one
 process per GPU (:mod:`kdsrc.engine.distributed`); process 0 alone prints and writes.
@@ -125,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     rep.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
     rep.add_argument("--dry-run", action="store_true", help="print the plan and what is stored; train nothing")
+    design = sub.add_parser("study", help="train the runs of one of the book's studies (kdsrc.studies)",
+                            description="Train, in order, every run of a study that is not stored yet (teachers "
+                                        "first); interrupted runs resume from their checkpoint: run it again to go on.")
+    design.add_argument("name", help="a study of kdsrc.studies, e.g. convergence")
+    design.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
+    design.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    design.add_argument("--results", default=None, help="results folder (default: $KDSRC_RESULTS or ./results)")
+    design.add_argument("--dry-run", action="store_true", help="print the study's runs and what is stored; train nothing")
     again = sub.add_parser("retrain", help="train a stored run again under this machine's numerics, stored beside it",
                            description="Train the stored run of a configuration again (its teacher's stored weights "
                                        "are reused) under this process's CPU kernels and threads, and store it under "
@@ -171,6 +179,27 @@ def _reproduce(args) -> None:
             raise ValueError(f"--data-root: {missing}")
     else:
         reproduce.reproduce(runs, args.device, root)
+
+
+def _study(args) -> None:
+    from . import experiment, studies
+    from .config import PROFILES
+    require_choice("profile", args.profile, PROFILES)
+    runs = studies.study(args.name, args.profile)
+    needed = studies.teachers_of(runs) + runs
+    states = [experiment.run_state(cfg, args.results) for cfg in needed]
+    left = sum(cfg.epochs for cfg, state in zip(needed, states) if state != "stored")
+    print(f"study {args.name}: {len(runs)} runs and {len(needed) - len(runs)} teachers of the {args.profile} profile; "
+          f"{states.count('stored')} stored, {states.count('in progress')} in progress, "
+          f"{states.count('missing')} missing ({left} epochs to train)", flush=True)
+    for cfg, state in zip(needed, states):
+        if state == "stored" or args.dry_run:
+            print(f"  {state:11s} {cfg.method} {cfg.model} epochs={cfg.epochs} seed={cfg.seed} {cfg.run_id()}")
+            continue
+        run = experiment.run(cfg, args.results, args.device)
+        print(f"  trained     {cfg.method} {cfg.model} epochs={cfg.epochs} seed={cfg.seed} {cfg.run_id()}: "
+              f"test {run['last_test_acc']:.2f} %, val {run['last_val_acc']}, "
+              f"{run['seconds_per_epoch']:.1f} s/epoch", flush=True)
 
 
 def _store(out: dict, path) -> None:
@@ -276,6 +305,8 @@ def main(argv=None) -> int:
             print("profiles: " + ", ".join(PROFILES))
         elif args.command in ("train", "reproduce"):
             _training(args)
+        elif args.command == "study":
+            _study(args)
         elif args.command == "retrain":
             _retrain(args)
         elif args.command == "teachers":

@@ -22,6 +22,7 @@ from . import distillers, store, teachers
 from .config import RunConfig
 from .data import dataset_for
 from .engine import TRAINING_REVISION, distributed, fit, memory, provenance
+from .engine.inference import predicted_classes
 from .engine.numerics import default_device, resolve_precision
 from .models import build_model, count_parameters
 from .store import MissingRun, use
@@ -123,12 +124,18 @@ def _record(cfg: RunConfig, distiller, teacher: tuple, history: list[dict], firs
     return record
 
 
-def _store(cfg: RunConfig, record: store.RunRecord, student, root: Path | None) -> None:
-    """Write the run (process 0) and remove its checkpoints; a vanilla run keeps its weights, so
-    that it can serve as a teacher."""
+def _classes(student, data, cfg: RunConfig, device) -> dict[str, torch.Tensor]:
+    splits = {"test": data.test, "val": data.val}
+    return {name: predicted_classes(student, split, data, cfg, device) for name, split in splits.items() if split}
+
+
+def _store(cfg: RunConfig, record: store.RunRecord, student, data, root: Path | None, device) -> None:
+    """Write the run (process 0) with its predictions, and remove its checkpoints; a vanilla run
+    keeps its weights, so that it can serve as a teacher."""
     if distributed.is_main():
         if cfg.method == distillers.ALONE:
             store.save_tensors({k: v.cpu() for k, v in student.state_dict().items()}, store.weights_path(cfg, root))
+        store.save_tensors(_classes(student, data, cfg, device), store.predictions_path(cfg, root))
         store.write_json(record, store.run_path(cfg, root))
         for leftover in (store.checkpoint_path(cfg, root), *store.stage_paths(cfg, root)):
             leftover.unlink(missing_ok=True)
@@ -164,8 +171,26 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
     history = fit(distiller, data, cfg, device, store.checkpoint_path(cfg, root),
                   desc=f"{cfg.method}:{cfg.model}:s{cfg.seed}")
     record = _record(cfg, distiller, teacher, history, first, code, memory_before, started, device)
-    _store(cfg, record, student, root)
+    _store(cfg, record, student, data, root, device)
     return record
+
+
+def predictions(cfg: RunConfig, root: Path | None = None) -> dict[str, torch.Tensor]:
+    """A stored run's top-1 predictions, ``{"test": ..., "val": ...}`` (one class per image, in the
+    split's order): read from the file the run stored, or, for a vanilla run stored before runs
+    kept their predictions, computed once from its weights and stored. Never trains."""
+    path = store.predictions_path(cfg, root)
+    if path.exists():
+        return store.load_tensors(path)
+    if not store.run_path(cfg, root).exists():
+        raise MissingRun(f"predictions: no stored run of {cfg.method}/{cfg.model} seed {cfg.seed} at {store.run_path(cfg, root)}")
+    if cfg.method != distillers.ALONE:
+        raise MissingRun(f"predictions: the stored run at {store.run_path(cfg, root)} kept neither its predictions nor its weights")
+    data = dataset_for(cfg)
+    model = teachers.load_weights(cfg, root)
+    classes = _classes(model, data, cfg, torch.device("cpu"))
+    store.save_tensors(classes, path)
+    return classes
 
 
 def run_seeds(cfg: RunConfig, seeds: int, root: Path | None = None, device: str | None = None) -> list[dict]:
@@ -174,4 +199,4 @@ def run_seeds(cfg: RunConfig, seeds: int, root: Path | None = None, device: str 
     return [run(replace(cfg, seed=s), root, device) for s in range(seeds)]
 
 
-__all__ = ["run", "run_seeds", "stored_run", "run_state", "ensemble_run", "use", "dataset_for", "MissingRun"]
+__all__ = ["run", "run_seeds", "predictions", "stored_run", "run_state", "ensemble_run", "use", "dataset_for", "MissingRun"]

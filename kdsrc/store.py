@@ -118,6 +118,12 @@ def weights_path(cfg, folder: str | Path | None = None) -> Path:
     return run_path(cfg, folder).with_suffix(".pt")
 
 
+def predictions_path(cfg, folder: str | Path | None = None) -> Path:
+    """A stored run's top-1 predictions on the test and validation images
+    (:func:`kdsrc.experiment.predictions`)."""
+    return run_path(cfg, folder).with_suffix(".predictions.pt")
+
+
 def checkpoint_path(cfg, folder: str | Path | None = None) -> Path:
     """Where an unfinished run of ``cfg`` keeps its checkpoint (its first stage's files sit beside it)."""
     base = root(folder)
@@ -221,7 +227,7 @@ def run_files(profile: str | None = None, folder: str | Path | None = None) -> l
     return sorted((root(folder) / "runs").glob(f"{profile}/*/*.json" if profile else "*/*/*.json"))
 
 
-__all__ = ["use", "root", "stored_only", "results_dir", "MissingRun", "RunRecord", "run_path", "weights_path",
+__all__ = ["use", "root", "stored_only", "results_dir", "MissingRun", "RunRecord", "run_path", "weights_path", "predictions_path",
            "checkpoint_path", "stage_paths", "ensemble_path", "logit_cache_path", "manifest_path", "bench_path",
            "machine_path", "reference_path", "write_json", "save_tensors", "load_tensors", "read_json",
            "read_run", "stored_bench", "run_files", "BENCHES"]

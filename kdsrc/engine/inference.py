@@ -31,6 +31,22 @@ def evaluate(model: torch.nn.Module, split: Split, data: Dataset, cfg, device, b
 
 
 @torch.no_grad()
+def predicted_classes(model: torch.nn.Module, split: Split, data: Dataset, cfg, device,
+                      batch_size: int = 256) -> torch.Tensor:
+    """The top-1 class ``model`` predicts for every image of ``split`` (eval mode, no augmentation,
+    the run's precision), as the CPU tensor of the smallest integer type that holds the classes."""
+    was_training = model.training
+    model.eval()
+    classes = []
+    for start in range(0, len(split), batch_size):
+        x = model_input(split.images[start:start + batch_size], data, cfg, device)
+        with numerics.autocast(cfg.precision, device):
+            classes.append(model(x).argmax(1).cpu())
+    model.train(was_training)
+    return torch.cat(classes).to(torch.uint8 if data.num_classes <= 256 else torch.int16)
+
+
+@torch.no_grad()
 def predict(model: torch.nn.Module, images: torch.Tensor, data: Dataset) -> torch.Tensor:
     """Logits of ``model`` in eval mode for uint8 ``images`` of ``data`` (no augmentation)."""
     model.eval()

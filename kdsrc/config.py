@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .data import DATASETS
+from .data import DATASETS, NO_FLIP
 from .distillers.registry import ALONE, METHODS
 from .engine.fit import TRAINING_REVISION
 from .engine.numerics import PRECISIONS
@@ -124,6 +124,9 @@ class RunConfig:
         require_number("lr_decay", self.lr_decay, low=0, high=1, low_open=True)
         for name in ("flip", "channels_last", "compile", "teacher_cache"):
             require_bool(name, getattr(self, name))
+        if self.flip and self.dataset in NO_FLIP:
+            raise ConfigError(f"flip: a flip changes the class of a {self.dataset} image (it swaps the two items); "
+                              "set flip=False")
         if any(not isinstance(m, int) or not 0 < m <= self.epochs for m in self.milestones):
             raise ConfigError(f"milestones: must be epochs in 1..{self.epochs}, got {list(self.milestones)}")
         distiller = METHODS[self.method]

@@ -1,6 +1,7 @@
 """Datasets as in-memory uint8 tensors, loaded through torchvision's dataset classes.
 
-Fashion-MNIST is the embedded default. It is looked for, in order, in ``$KDSRC_DATA``, in the
+Fashion-MNIST is the embedded default. ``fashion_pairs`` is a 100-class task made of it: two
+Fashion-MNIST items side by side (a 28 x 56 image), whose class is the pair (left item, right item). It is looked for, in order, in ``$KDSRC_DATA``, in the
 files of Debian's ``dataset-fashion-mnist`` package, in a torchvision root, and finally through
 torchvision's own download. CIFAR-10/100 load from a root the user names. Normalisation and
 augmentation happen later, batched on the training device (:func:`to_model_input`).
@@ -24,10 +25,14 @@ FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 STATS = {  # per-channel mean and std of the training set, in [0, 1] units
     "fashion_mnist": ((0.2860,), (0.3530,)),
+    "fashion_pairs": ((0.2860,), (0.3530,)),  # the same pixels, two at a time
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),  # RepDistiller's values
 }
 DATASETS = tuple(STATS)
+# The datasets whose class a horizontal flip changes (a flipped pair is the other pair, mirrored).
+NO_FLIP = ("fashion_pairs",)
+PAIRING_SEED = 2411  # which right-hand item each image is paired with: fixed, part of the dataset
 
 
 class DataNotFound(RuntimeError):
@@ -139,6 +144,15 @@ def load_fashion_mnist(root: Path | None = None, download: bool = True) -> tuple
     )
 
 
+def side_by_side(split: Split, num_items: int, seed: int = PAIRING_SEED) -> Split:
+    """Each image of ``split`` beside another (image ``i`` with image ``perm[i]`` of a fixed random
+    permutation), labelled ``num_items * left + right``: a task with ``num_items ** 2`` classes
+    whose images are real items, loaded and augmented like any other dataset."""
+    perm = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
+    images = torch.cat([split.images, split.images[perm]], dim=3).contiguous()
+    return Split(images, split.labels * num_items + split.labels[perm])
+
+
 def load_cifar(name: str, root: Path) -> tuple[Split, Split]:
     """CIFAR-10 or CIFAR-100 (Krizhevsky 2009) from a torchvision root holding the python archive."""
     cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
@@ -174,6 +188,8 @@ def load_dataset(name: str, root: Path | None = None, train_subset: int | None =
     """
     if name == "fashion_mnist":
         train, test = load_fashion_mnist(root)
+    elif name == "fashion_pairs":
+        train, test = (side_by_side(split, 10) for split in load_fashion_mnist(root))
     elif name in ("cifar10", "cifar100"):
         if root is None:
             raise DataNotFound(f"data_root: {name} needs a data_root (a torchvision root); none given")

@@ -196,3 +196,33 @@ def test_to_model_input_normalises_after_zero_padding():
     x = to_model_input(images, (0.5,), (0.25,), torch.tensor([_view(0, 0, False, 1)]), padding=1, flip=True)
     assert x[0, 0, 0, 0].item() == pytest.approx((0 - 0.5) / 0.25)  # padded pixel: 0 before normalising
     assert x[0, 0, 1, 1].item() == pytest.approx((1 - 0.5) / 0.25)
+
+
+# ---------------------------------------------------------------- Fashion-MNIST pairs, the 100-class task
+
+
+def test_a_pair_image_is_two_real_items_side_by_side_labelled_by_both(fashion):
+    train, _ = fashion
+    pairs = data.side_by_side(train, 10)
+    assert pairs.images.shape == (60000, 1, 28, 56) and pairs.images.dtype == torch.uint8
+    left = torch.arange(len(train))
+    right = torch.tensor([int(torch.nonzero((train.images == pairs.images[i, :, :, 28:]).flatten(1).all(1))[0])
+                          for i in range(3)])
+    assert torch.equal(pairs.images[:3, :, :, :28], train.images[:3])
+    assert torch.equal(pairs.labels[:3], train.labels[left[:3]] * 10 + train.labels[right])
+    assert sorted(pairs.labels.unique().tolist()) == list(range(100))
+    assert torch.equal(data.side_by_side(train, 10).labels, pairs.labels)  # the pairing is part of the dataset
+
+
+def test_the_pair_dataset_has_100_classes_with_balanced_held_out_splits():
+    pairs = load_dataset("fashion_pairs", train_subset=5000, val_size=5000)
+    assert pairs.num_classes == 100 and pairs.test.images.shape == (10000, 1, 28, 56)
+    assert torch.bincount(pairs.train.labels, minlength=100).tolist() == [50] * 100
+    assert torch.bincount(pairs.val.labels, minlength=100).tolist() == [50] * 100
+
+
+def test_a_flip_is_refused_on_pairs_because_it_changes_the_class():
+    from kdsrc.config import ConfigError, make_config
+    with pytest.raises(ConfigError, match="^flip: a flip changes the class of a fashion_pairs image"):
+        make_config("vanilla", "cpu", dataset="fashion_pairs")
+    assert make_config("vanilla", "cpu", dataset="fashion_pairs", flip=False).flip is False

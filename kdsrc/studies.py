@@ -5,10 +5,13 @@ order they are best trained: the cheap ones first, so that a study stopped early
 question at the smaller scales. The chapters read the studies' stored runs; ``python -m kdsrc
 study NAME`` trains what a study lacks (resumable, like every run).
 """
+import itertools
 from dataclasses import replace
+from pathlib import Path
 
+from . import store
 from .config import RunConfig, make_config
-from .distillers import ALONE, KD_METHOD
+from .distillers import ALONE, KD_METHOD, METHODS
 from .validate import require_choice
 
 # The student's training lengths the convergence study compares (chapter 1): each is twice the
@@ -25,7 +28,64 @@ def convergence(profile: str) -> list[RunConfig]:
             for epochs in CONVERGENCE_EPOCHS for seed in range(CONVERGENCE_SEEDS) for method in (ALONE, KD_METHOD)]
 
 
-STUDIES = {"convergence": convergence}
+# The headline comparison (chapter 10): every method, at its official values and at its
+# validation-tuned ones, against the student alone and the label-smoothing control.
+HEADLINE_METHODS = tuple(METHODS)
+HEADLINE_SEEDS = 5
+TUNED_SEEDS = 3
+TUNING_SEED = 0
+
+
+def _scaled(value, scale: float):
+    return max(1, round(value * scale)) if isinstance(value, int) else value * scale
+
+
+def grid(method: str, profile: str, **overrides) -> list[RunConfig]:
+    """The configurations validation tuning tries for ``method``: the product of its ``tuning``
+    scales (:class:`kdsrc.distillers.base.Distiller`) applied to the profile's values, the
+    official setting first. A method with nothing to tune has that setting alone."""
+    base = make_config(method, profile, **overrides)
+    axes = []
+    for names, scales in METHODS[method].tuning.items():
+        names = (names,) if isinstance(names, str) else names
+        ordered = sorted(scales, key=lambda s: s != 1.0)  # the official value first
+        axes.append([{name: _scaled(base.method_params[name], s) for name in names} for s in ordered])
+    return [make_config(method, profile, **overrides, **{k: v for part in combo for k, v in part.items()})
+            for combo in itertools.product(*axes)]
+
+
+def tuned(method: str, profile: str, root: Path | None = None, **overrides) -> RunConfig:
+    """The setting of ``method``'s grid with the best final validation accuracy (seed
+    :data:`TUNING_SEED`; a tie goes to the setting listed first, the official one). The test set
+    plays no part. Refused until every setting of the grid is stored."""
+    settings = [replace(cfg, seed=TUNING_SEED) for cfg in grid(method, profile, **overrides)]
+    paths = [store.run_path(cfg, root) for cfg in settings]
+    missing = [path for path in paths if not path.exists()]
+    if missing:
+        raise store.MissingRun(f"tuned: {len(missing)} of the {len(settings)} {method} settings of the tuning "
+                               f"grid are not stored yet (first: {missing[0]}); train the study `tuning` first")
+    scores = [store.read_run(path)["last_val_acc"] for path in paths]
+    return settings[scores.index(max(scores))]
+
+
+def tuning(profile: str) -> list[RunConfig]:
+    """Every method's tuning grid at seed :data:`TUNING_SEED`."""
+    return [replace(cfg, seed=TUNING_SEED) for method in HEADLINE_METHODS for cfg in grid(method, profile)]
+
+
+def headline(profile: str) -> list[RunConfig]:
+    """Every method at its official setting, seeds 0..4."""
+    return [replace(make_config(method, profile), seed=seed)
+            for seed in range(HEADLINE_SEEDS) for method in HEADLINE_METHODS]
+
+
+def headline_tuned(profile: str) -> list[RunConfig]:
+    """Every method at its validation-tuned setting, seeds 0..2 (needs the study ``tuning``)."""
+    return [replace(tuned(method, profile), seed=seed)
+            for method in HEADLINE_METHODS for seed in range(TUNED_SEEDS)]
+
+
+STUDIES = {"convergence": convergence, "tuning": tuning, "headline": headline, "headline_tuned": headline_tuned}
 
 
 def study(name: str, profile: str) -> list[RunConfig]:

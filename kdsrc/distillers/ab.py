@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..losses import ab_loss
-from .base import Stage, feature_modules, feature_shapes
+from .base import LENGTH_SCALES, Stage, feature_modules, feature_shapes
 from .connectors import ab_connector, conv_regressor
 from .kd import KD
 from ..validate import (ConfigError, require_choice, require_int, require_non_negative, require_positive,
@@ -65,6 +65,7 @@ class AB(KD):
     profile_defaults = {"smoke": {"init_epochs": 1}, "cpu": {"init_epochs": 2},
                         "paper": {"connector": "repdistiller", "layers": "all", "ce_weight": 1.0, "kd_weight": 0.0}}
     unhashed_defaults = {"connector": "official"}  # added after the cpu runs were stored
+    tuning = {"init_epochs": LENGTH_SCALES}  # as FSP: the first stage is the AB loss alone
 
     def __init__(self, student, teacher, config: ABConfig = ABConfig(), data=None):
         super().__init__(student, teacher, config, data)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from ..losses import at_loss
-from .base import Distiller, feature_shapes
+from .base import WEIGHT_SCALES, Distiller, feature_shapes
 from ..validate import require_non_negative, require_positive, require_stage_indices, resolve_stages
 
 
@@ -37,6 +37,7 @@ class AT(Distiller):
 
     Config = ATConfig
     needs_teacher = True
+    tuning = {"at_weight": WEIGHT_SCALES}
     profile_defaults = {"paper": {"layers": "all"}}  # RepDistiller's AT, whatever the network
 
     def __init__(self, student, teacher, config: ATConfig = ATConfig(), data=None):

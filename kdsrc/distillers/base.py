@@ -37,6 +37,13 @@ def feature_modules(model: nn.Module) -> list[nn.Module]:
     return list(model.stage_modules())
 
 
+# The multiples of a method's official values its validation tuning tries (:mod:`kdsrc.studies`):
+# every method gets the same grid, over its main loss weight(s) and its temperature where it has one.
+WEIGHT_SCALES = (0.25, 1.0, 4.0)
+TEMPERATURE_SCALES = (0.5, 1.0, 2.0)
+LENGTH_SCALES = (0.5, 1.0, 2.0)  # a first stage's epochs, for a method whose first stage has no weight
+
+
 class Distiller(nn.Module):
     """Holds the student, an optional frozen teacher and any extra trainable modules.
 
@@ -58,7 +65,9 @@ class Distiller(nn.Module):
       mixed, soft labels); :attr:`separate_backward` (a setting that makes it train in one
       process only);
     - ``pair_requirement``: what it needs of a teacher-student pair, in words, where it cannot
-      pair every one (shown where a plan skips a pair).
+      pair every one (shown where a plan skips a pair);
+    - ``tuning``: what validation tuning varies, as multiples of the profile's values: a parameter
+      (or a tuple of parameters scaled together) to its scales; the grid is their product.
     """
 
     Config: ClassVar[type]
@@ -68,6 +77,7 @@ class Distiller(nn.Module):
     reads_only_teacher_logits: ClassVar[bool] = False
     needs_hard_labels: ClassVar[bool] = False
     pair_requirement: ClassVar[str | None] = None
+    tuning: ClassVar[dict[str | tuple[str, ...], tuple[float, ...]]] = {}
 
     def __init__(self, student: nn.Module, teacher: nn.Module | None = None, config=None,
                  data: DataSummary | None = None):

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..losses import binary_kl_norm
 from . import gradients
-from .base import Distiller
+from .base import TEMPERATURE_SCALES, WEIGHT_SCALES, Distiller
 from ..validate import require_bool, require_choice, require_non_negative, require_positive
 
 
@@ -54,6 +54,7 @@ class DHKD(Distiller):
 
     Config = DHKDConfig
     needs_teacher = True
+    tuning = {"kd_weight": WEIGHT_SCALES, "temperature": TEMPERATURE_SCALES}
     reads_only_teacher_logits = True  # the loss reads only the teacher's logits
 
     def __init__(self, student, teacher, config: DHKDConfig = DHKDConfig(), data=None):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from ..losses import hint_loss, kd_loss
-from .base import Distiller, Stage, feature_shapes
+from .base import WEIGHT_SCALES, Distiller, Stage, feature_shapes
 from .connectors import conv_regressor
 from ..validate import require_existing_stages, require_int, require_non_negative, require_positive
 
@@ -48,6 +48,7 @@ class FitNets(Distiller):
 
     Config = FitNetsConfig
     needs_teacher = True
+    tuning = {"hint_weight": WEIGHT_SCALES}
 
     def __init__(self, student, teacher, config: FitNetsConfig = FitNetsConfig(), data=None):
         super().__init__(student, teacher, config, data)

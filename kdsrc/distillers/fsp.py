@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from ..losses import fsp_loss
-from .base import Distiller, Stage, feature_modules, feature_shapes
+from .base import LENGTH_SCALES, Distiller, Stage, feature_modules, feature_shapes
 from ..validate import ConfigError, require_choice, require_int, require_non_negative
 
 
@@ -35,6 +35,7 @@ class FSP(Distiller):
 
     Config = FSPConfig
     needs_teacher = True
+    tuning = {"init_epochs": LENGTH_SCALES}  # its first stage is the FSP loss alone: no weight to scale
     # The first stage is 30 epochs of RepDistiller's 240 (1/8 of the main training); the cpu
     # profile keeps a similar share of its epochs (book/reproduce.py), the smoke profile one epoch.
     profile_defaults = {"smoke": {"init_epochs": 1}, "cpu": {"init_epochs": 2}}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from ..losses import kd_loss
-from .base import Distiller
+from .base import TEMPERATURE_SCALES, WEIGHT_SCALES, Distiller
 from ..validate import require_non_negative, require_positive
 
 
@@ -34,6 +34,7 @@ class KD(Distiller):
 
     Config = KDConfig
     needs_teacher = True
+    tuning = {"kd_weight": WEIGHT_SCALES, "temperature": TEMPERATURE_SCALES}
     reads_only_teacher_logits = True  # its loss reads only the teacher's logits: the view cache serves them
     soft_loss = staticmethod(kd_loss)  # the distillation term on (student, teacher logits, T)
 

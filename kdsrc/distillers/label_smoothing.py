@@ -25,6 +25,7 @@ class LabelSmoothing(Distiller):
     """Cross-entropy on labels smoothed towards the uniform distribution, no teacher."""
 
     Config = LabelSmoothingConfig
+    tuning = {"epsilon": (0.5, 1.0, 2.0)}
 
     def forward_train(self, x, y, step=None):
         logits = self.student(x)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from ..losses import srrl_losses
-from .base import Distiller, feature_shapes
+from .base import WEIGHT_SCALES, Distiller, feature_shapes
 from .connectors import srrl_connector
 from ..validate import ConfigError, require_choice, require_non_negative
 
@@ -45,6 +45,7 @@ class SRRL(Distiller):
 
     Config = SRRLConfig
     needs_teacher = True
+    tuning = {("fm_weight", "sr_weight"): WEIGHT_SCALES}  # its two terms together; their ratio is chapter 8's ablation
 
     def __init__(self, student, teacher, config: SRRLConfig = SRRLConfig(), data=None):
         super().__init__(student, teacher, config, data)

@@ -37,3 +37,29 @@ def test_the_study_command_trains_what_is_missing_and_then_only_reports(tiny_con
 def test_the_study_command_refuses_an_unknown_profile_in_one_line(capsys):
     assert cli.main(["study", "convergence", "--profile", "gpu"]) == 2
     assert capsys.readouterr().err.strip() == "kdsrc: error: profile: must be one of ['cpu', 'paper', 'smoke'], got 'gpu'"
+
+
+def test_every_methods_grid_scales_its_main_values_with_the_official_setting_first():
+    official = make_config("kd", "cpu").method_params
+    kd = studies.grid("kd", "cpu")
+    assert len(kd) == 9 and kd[0].method_params == official
+    assert {(c.method_params["kd_weight"], c.method_params["temperature"]) for c in kd} == {
+        (w, t) for w in (0.225, 0.9, 3.6) for t in (2.0, 4.0, 8.0)}
+    assert {c.method_params["ce_weight"] for c in kd} == {official["ce_weight"]}  # only the main weight moves
+    srrl = studies.grid("srrl", "cpu")
+    assert [(c.method_params["fm_weight"], c.method_params["sr_weight"]) for c in srrl] == [(1, 1), (0.25, 0.25), (4, 4)]
+    fsp = [c.method_params["init_epochs"] for c in studies.grid("fsp", "cpu")]
+    assert fsp[0] == make_config("fsp", "cpu").method_params["init_epochs"] and all(isinstance(e, int) and e >= 1 for e in fsp)
+    assert studies.grid("vanilla", "cpu") == [make_config("vanilla", "cpu")]
+    assert all(len({c.run_id() for c in studies.grid(m, "cpu")}) == len(studies.grid(m, "cpu"))
+               for m in studies.HEADLINE_METHODS)
+
+
+def test_the_tuned_setting_is_the_best_on_validation_and_waits_for_the_whole_grid(tiny_config, tmp_path):
+    tiny = dict(train_subset=100, test_subset=100, val_size=50, epochs=2, batch_size=32)
+    settings = studies.grid("label_smoothing", "smoke", **tiny)
+    with pytest.raises(experiment.MissingRun, match="tuned: 3 of the 3 label_smoothing settings"):
+        studies.tuned("label_smoothing", "smoke", tmp_path, **tiny)
+    vals = [experiment.run(cfg, tmp_path)["last_val_acc"] for cfg in settings]
+    best = studies.tuned("label_smoothing", "smoke", tmp_path, **tiny)
+    assert best == settings[vals.index(max(vals))]

@@ -171,6 +171,8 @@ class RunConfig:
         recipe["milestones"] = tuple(max(1, round(m * epochs / recipe["epochs"])) for m in recipe["milestones"])
         recipe["epochs"] = epochs
         recipe["lr"] = MODEL_LR.get(self.teacher, recipe["lr"])
+        if self.dataset in NO_FLIP:  # the student's data, whose class a flip would change
+            recipe["flip"] = False
         return replace(self, **recipe, method=ALONE, model=self.teacher, method_params=MethodParams(),
                        train_subset=self.teacher_train_subset,
                        seed=self.teacher_seed, teacher=None, teacher_epochs=None,

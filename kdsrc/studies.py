@@ -28,6 +28,24 @@ def convergence(profile: str) -> list[RunConfig]:
             for epochs in CONVERGENCE_EPOCHS for seed in range(CONVERGENCE_SEEDS) for method in (ALONE, KD_METHOD)]
 
 
+# The teachers of the capacity-gap study (chapter 12), each trained from TEACHER_SEEDS seeds, and
+# the members of chapter 11's ensemble teacher: all on the profile's teacher recipe.
+CAPACITY_TEACHERS = ("resnet8", "resnet14", "resnet20")
+TEACHER_SEEDS = 2
+ENSEMBLE_MEMBERS = 4
+ENSEMBLE_MODEL = CAPACITY_TEACHERS[0]
+
+
+def teachers(profile: str) -> list[RunConfig]:
+    """Every teacher network the chapters distil from, smallest first: the capacity-gap teachers
+    (:data:`CAPACITY_TEACHERS`, seeds 0 and 1) and the ensemble's members."""
+    students = [make_config(KD_METHOD, profile, teacher=model, teacher_seed=seed)
+                for model in CAPACITY_TEACHERS for seed in range(TEACHER_SEEDS)]
+    students.insert(TEACHER_SEEDS, make_config(KD_METHOD, profile, teacher=ENSEMBLE_MODEL,
+                                               teacher_ensemble=ENSEMBLE_MEMBERS))
+    return teachers_of(students)
+
+
 # The headline comparison (chapter 10): every method, at its official values and at its
 # validation-tuned ones, against the student alone and the label-smoothing control.
 HEADLINE_METHODS = tuple(METHODS)
@@ -85,7 +103,7 @@ def headline_tuned(profile: str) -> list[RunConfig]:
             for method in HEADLINE_METHODS for seed in range(TUNED_SEEDS)]
 
 
-STUDIES = {"convergence": convergence, "tuning": tuning, "headline": headline, "headline_tuned": headline_tuned}
+STUDIES = {"teachers": teachers, "convergence": convergence, "tuning": tuning, "headline": headline, "headline_tuned": headline_tuned}
 
 
 def study(name: str, profile: str) -> list[RunConfig]:

@@ -273,3 +273,8 @@ def test_a_profiles_own_teacher_schedule_is_the_teachers_and_scales_with_its_epo
     assert (teacher.epochs, teacher.schedule, teacher.milestones) == (30, "step", (15, 22))
     assert make_config("kd", "cpu", teacher_epochs=60).teacher_config().milestones == (30, 44)
     assert make_config("kd", "smoke").teacher_config().schedule == PROFILES["smoke"].get("schedule", "cosine")
+
+
+def test_a_teacher_of_a_dataset_a_flip_would_relabel_trains_without_flips():
+    teacher = make_config("kd", "cpu", dataset="fashion_pairs", flip=False).teacher_config()
+    assert (teacher.dataset, teacher.flip, teacher.crop_padding) == ("fashion_pairs", False, PROFILES["cpu"].get("crop_padding", 2))

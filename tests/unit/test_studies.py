@@ -63,3 +63,11 @@ def test_the_tuned_setting_is_the_best_on_validation_and_waits_for_the_whole_gri
     vals = [experiment.run(cfg, tmp_path)["last_val_acc"] for cfg in settings]
     best = studies.tuned("label_smoothing", "smoke", tmp_path, **tiny)
     assert best == settings[vals.index(max(vals))]
+
+
+def test_the_teachers_study_trains_every_capacity_size_from_two_seeds_and_the_ensemble_members():
+    runs = studies.teachers("cpu")
+    assert all(c.method == "vanilla" and c.train_subset is None for c in runs)
+    assert sorted((c.model, c.seed) for c in runs) == sorted(
+        [("resnet8", s) for s in range(4)] + [(m, s) for m in ("resnet14", "resnet20") for s in range(2)])
+    assert make_config("kd", "cpu").teacher_config() in runs  # the book's own teacher among them

@@ -22,7 +22,8 @@ from . import distillers, store, teachers
 from .config import RunConfig
 from .data import dataset_for
 from .engine import TRAINING_REVISION, distributed, fit, memory, provenance
-from .engine.inference import predicted_classes
+from .engine import numerics
+from .engine.inference import model_input, predicted_classes
 from .engine.numerics import default_device, resolve_precision
 from .models import build_model, count_parameters
 from .store import MissingRun, use
@@ -78,6 +79,7 @@ def _first_stage(distiller, data, cfg: RunConfig, device, root: Path | None) -> 
     if stage is None:
         return None
     checkpoint, finished = store.stage_paths(cfg, root)
+    before = _probe(distiller, data, cfg, device)  # the distiller as built: the first stage's starting point
     if finished.exists():
         state = store.load_tensors(finished)
         distiller.load_trainable_state(state["model"])
@@ -86,8 +88,29 @@ def _first_stage(distiller, data, cfg: RunConfig, device, root: Path | None) -> 
         history = fit(distiller, data, cfg, device, checkpoint, desc=f"{cfg.method}:{stage.name}", stage=stage)
         if distributed.is_main():
             store.save_tensors({"model": distiller.trainable_state(), "history": history}, finished)
-    return {"name": stage.name, "epochs": stage.epochs, "history": history,
-            "seconds_per_epoch": _mean_epoch_seconds(history)}
+    record = {"name": stage.name, "epochs": stage.epochs, "history": history,
+              "seconds_per_epoch": _mean_epoch_seconds(history)}
+    if before is not None:
+        record["probe"] = {"before": before, "after": _probe(distiller, data, cfg, device)}
+    return record
+
+
+def _probe(distiller, data, cfg: RunConfig, device, batch_size: int = 500) -> dict[str, float] | None:
+    """The distiller's first-stage probe on the test images, averaged over them; eval mode, and
+    the distiller's modes restored after."""
+    was_training = distiller.training
+    distiller.eval()
+    sums, images = {}, len(data.test)
+    for start in range(0, images, batch_size):
+        x = model_input(data.test.images[start:start + batch_size], data, cfg, device)
+        with numerics.autocast(cfg.precision, device):
+            measured = distiller.first_stage_probe(x)
+        if measured is None:
+            break
+        for name, value in measured.items():
+            sums[name] = sums.get(name, 0.0) + value * len(x)
+    distiller.train(was_training)
+    return {name: total / images for name, total in sums.items()} or None
 
 
 def _record(cfg: RunConfig, distiller, teacher: tuple, history: list[dict], first: dict | None, code: dict,

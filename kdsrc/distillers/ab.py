@@ -20,6 +20,7 @@ uses.
 """
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from ..losses import ab_loss
@@ -83,6 +84,17 @@ class AB(KD):
                         for k, (i, connector) in enumerate(zip(self.layers, self.connectors)))
             return None, {"ab": total * 3 / 1000}
         return Stage("ab", self.config.init_epochs, [*feature_modules(self.student), self.connectors], loss)
+
+
+    @torch.no_grad()
+    def first_stage_probe(self, x):
+        """Per connected layer, the share (%) of the student's neurons on the teacher's side of its
+        activation boundary (after the connector, active exactly where the teacher's is): what
+        the first stage trains (Heo et al. 2019, Sec. 3)."""
+        student = self.student.forward_features(x).preacts
+        teacher = self.teacher.forward_features(x).preacts
+        return {f"same_side_stage{i}": 100.0 * ((connector(student[i]) > 0) == (teacher[i] > 0)).float().mean().item()
+                for i, connector in zip(self.layers, self.connectors)}
 
 
 def _connector(kind: str, student_shape, teacher_shape, stage: int) -> nn.Module:

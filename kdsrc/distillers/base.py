@@ -155,6 +155,13 @@ class Distiller(nn.Module):
         """The method's first training stage, or None for single-stage methods."""
         return None
 
+    def first_stage_probe(self, x: torch.Tensor) -> dict[str, float] | None:
+        """What the first stage is meant to change, measured on the unaugmented batch ``x`` in eval
+        mode (each value a mean over the batch's images), or None for a method with nothing to
+        measure. :func:`kdsrc.experiment.run` records it on the test images before and after
+        the first stage."""
+        return None
+
     def main_stage(self, epochs: int) -> Stage:
         """The main training: every trainable parameter on :meth:`forward_train`, for ``epochs``
         epochs on the run's schedule, back-propagated by :meth:`backward`."""

@@ -222,3 +222,20 @@ def test_a_zero_kd_weight_never_runs_the_teacher():
     kd = METHODS["ab"](student, teacher, ABConfig(), data=EXAMPLE)
     kd.forward_train(torch.randn(4, 1, 28, 28), torch.zeros(4, dtype=torch.int64))
     assert calls == [1]
+
+
+def test_ab_records_the_share_of_neurons_on_the_teachers_side_before_and_after_its_first_stage(
+        tiny_config, tmp_path, monkeypatch):
+    cfg = tiny_config("ab", epochs=1, init_epochs=2)
+    probe = experiment.run(cfg, tmp_path / "probed")["first_stage"]["probe"]
+    assert set(probe) == {"before", "after"}
+    assert set(probe["before"]) == {f"same_side_stage{i}" for i in cfg.method_params["layers"]}
+    assert all(0 <= v <= 100 for part in probe.values() for v in part.values())
+    assert probe["after"] != probe["before"]
+    monkeypatch.setattr(METHODS["ab"], "first_stage_probe", lambda self, x: None)
+    plain = experiment.run(cfg, tmp_path / "plain")
+    probed = json.loads(experiment.store.run_path(cfg, tmp_path / "probed").read_text())
+    assert "probe" not in plain["first_stage"]
+    assert plain["first_stage"]["history"] == [{**h, "epoch_seconds": p["epoch_seconds"]} for h, p in
+                                               zip(probed["first_stage"]["history"], plain["first_stage"]["history"])]
+    assert [h["test_acc"] for h in plain["history"]] == [h["test_acc"] for h in probed["history"]]  # probing trains nothing

@@ -184,7 +184,9 @@ prose.glue(crd_fsp_gain_min=crd["fsp gain"].min(), crd_fsp_gain_max=crd["fsp gai
 crd
 
 # %% [markdown]
-# The FSP paper's own tables (its ResNets, trained for fewer epochs than the CRD recipe):
+# The FSP paper's own tables (its ResNets, trained for fewer epochs than the CRD recipe), as
+# read from screenshots of its Tables 3 and 4 in a blog post: secondary, since the paper's PDF
+# was not at hand. Its FitNet row is FitNets followed by a KD stage:
 
 # %%
 cited = results.reference("ild")

@@ -32,9 +32,10 @@
 # **Feature matching** (FM) is FitNets at the last layer. **Softmax regression** (SR) passes the
 # student's feature through the frozen teacher classifier and asks for the teacher's logits:
 # the student may differ from the teacher in every direction the classifier ignores, but not in
-# those it reads. The paper introduces SR as a cross-entropy between the teacher's softmax and
-# the softmax of the teacher classifier applied to the student feature (its Eq. 5) and then
-# uses the L2 distance between logits (Eq. 7), which it reports works better. The student's own
+# those it reads. Accounts of the paper describe SR first as a cross-entropy between the
+# teacher's softmax and the softmax of the teacher classifier applied to the student feature,
+# then as the L2 distance between the two logits; we could read only the paper's abstract, so
+# we follow the official code, which uses the latter. The student's own
 # classifier is trained by cross-entropy alone and is the one used at test time; there is no
 # Hinton KD term.
 #
@@ -65,7 +66,7 @@ data = experiment.dataset_for(srrl_cfg)
 
 # %% [markdown]
 # The two losses as the distiller computes them (`form="official"`, the default, or
-# `form="paper"` for Eq. 5's cross-entropy):
+# `form="paper"` for the cross-entropy form):
 
 # %%
 prose.source(losses.srrl_losses)
@@ -181,9 +182,9 @@ prose.glue(srrl_acc=stats.at["student + SRRL", "mean"], sr_acc=stats.at["student
 # ({glue:text}`kd_acc:.2f` %) by {glue:text}`sr_over_kd:.2f` and {glue:text}`srrl_over_kd:.2f`
 # points, less than the spread between seeds (standard deviations of {glue:text}`sr_std:.2f` and
 # {glue:text}`srrl_std:.2f`), while feature matching alone gives little
-# ({glue:text}`fm_gain:+.2f` ± {glue:text}`fm_gain_std:.2f` points over the student alone). This
-# agrees with the paper's account (the SR loss is the stronger term) and with the
-# layer-selection finding of {doc}`07_ild_in_practice`, with one twist: FitNets on the same
+# ({glue:text}`fm_gain:+.2f` ± {glue:text}`fm_gain_std:.2f` points over the student alone). At
+# α = β = 1 the FM term is far the smaller of the two (below), so this compares the two losses'
+# scales as much as their kinds. It agrees with the layer-selection finding of {doc}`07_ild_in_practice`, with one twist: FitNets on the same
 # stage-3 map, matched position by position with weight 100, is better still here
 # ({glue:text}`fitnets3_acc:.2f` %). SRRL's losses see only the *pooled* feature, so they leave the spatial
 # layout free; with our under-trained student the denser signal wins.
@@ -204,18 +205,19 @@ results.cost(frame, groups=runs, extra_parameters=True)
 # %% [markdown]
 # ## The papers' numbers
 #
-# Cited data. The SRRL paper's own CIFAR-100 table could not be read for this book, so it is
-# not shown. Its ImageNet top-1 numbers are known only from later papers' tables
-# (secondary, marked unverified):
+# Cited data. The SRRL paper's own tables could not be read for this book (only its abstract),
+# so none is shown. Its ImageNet top-1 numbers are known only from later papers' tables
+# (secondary):
 
 # %%
 cited = results.reference("srrl")
 results.cited_gains(cited[cited.dataset == "imagenet"], "srrl")
 
 # %% [markdown]
-# An independent re-run on CIFAR-100 by the SimKD authors {cite}`chen2022simkd` (their own
-# protocol, which fixes the cross-entropy and logit-KD weights at 1 for every approach; not
-# the SRRL paper's numbers):
+# An independent re-run on CIFAR-100 by the SimKD authors {cite}`chen2022simkd`, from their
+# repository's README. Their scripts train every compared method with the cross-entropy and the
+# KD term at weight 1 (`-c 1 -d 1`), so their SRRL row is SRRL *plus KD*, labelled `srrl+kd`;
+# these are not the SRRL paper's numbers:
 
 # %%
-results.cited_gains(cited[cited.dataset == "cifar100"], "srrl")
+results.cited_gains(cited[cited.dataset == "cifar100"], "srrl+kd")

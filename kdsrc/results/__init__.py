@@ -3,18 +3,22 @@
 :mod:`.tables` (runs as frames, mean ± std over seeds, paired gains, costs), :mod:`.cited` (papers'
 numbers as cited data), :mod:`.rankings` (how reporting choices reorder a table),
 :mod:`.bench_tables` (stored benchmarks), :mod:`.reproduction` (a reproduced paper table, training
-times). The store's readers and paths the notebooks use are here too.
+times), :mod:`.stats` (paired differences and their intervals), :mod:`.convergence` (the
+convergence study's table). The store's readers and paths the notebooks use are here too.
 """
 from ..store import bench_path, read_run, results_dir, run_path, stored_bench, write_json
 from .bench_tables import (PLAN_ROLES, measured_on, method_costs_frame, pair_epoch_times, projected_hours,
                            reference_loop_table, teacher_cache_table)
+from .convergence import convergence_table, settled_epochs
 from .cited import CITED_ROW, CRD, cited_gain_summary, cited_gains, cited_table, crd_reference, reference
 from .rankings import pairs_within_spread, rankings, reordered_pairs
 from .reproduction import reproduction_table, training_time_table, training_times
-from .tables import (compare, cost, final_loss_terms, first_stage_seconds, first_stage_table, load_runs,
+from .stats import paired_difference, t_quantile, verdict
+from .tables import (agreement, compare, cost, final_loss_terms, first_stage_seconds, first_stage_table, load_runs,
                      method_summary, paired_gain, summarise, to_frame)
 
-__all__ = ["stored_bench", "bench_path", "read_run", "results_dir", "run_path", "write_json", "measured_on",
+__all__ = ["convergence_table", "settled_epochs", "paired_difference", "t_quantile", "verdict", "agreement",
+           "stored_bench", "bench_path", "read_run", "results_dir", "run_path", "write_json", "measured_on",
            "method_costs_frame", "pair_epoch_times", "projected_hours", "reference_loop_table", "teacher_cache_table",
            "CITED_ROW", "CRD", "cited_gain_summary", "cited_gains", "cited_table", "crd_reference", "reference",
            "pairs_within_spread", "rankings", "reordered_pairs", "PLAN_ROLES", "reproduction_table",

@@ -18,13 +18,21 @@ def to_frame(runs: list[dict]) -> pd.DataFrame:
             "method": cfg["method"], "model": cfg["model"],
             "teacher": cfg["teacher"] if METHODS[cfg["method"]].needs_teacher else None,
             "seed": cfg["seed"], **cfg["method_params"],
-            "last_acc": run["last_test_acc"], "best_acc": run["best_test_acc"],
+            "last_acc": run["last_test_acc"], "best_acc": run["best_test_acc"], "val_acc": run.get("last_val_acc"),
             "best_epoch": run["best_epoch"], "epochs": cfg["epochs"],
             "final_train_loss": run["history"][-1]["train_loss"]["total"],
             "sec_per_epoch": run["seconds_per_epoch"], "peak_mem_mb": run["peak_memory_mb"],
             "params": run["parameters"], "run_id": run["run_id"],
         })
     return pd.DataFrame(rows)
+
+
+def agreement(classes, reference) -> float:
+    """Top-1 agreement (%) of two networks: the share of images on which their predicted classes
+    (:func:`kdsrc.experiment.predictions`) are the same."""
+    if classes.shape != reference.shape:
+        raise ValueError(f"agreement: predictions of {tuple(classes.shape)} and {tuple(reference.shape)} images differ")
+    return 100.0 * (classes.long() == reference.long()).float().mean().item()
 
 
 def load_runs(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:

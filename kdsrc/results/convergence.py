@@ -1,0 +1,29 @@
+"""The convergence study's table: how far doubling the training moves each method, against the
+spread between seeds (chapter 1), and the profile length it supports."""
+import pandas as pd
+
+
+def convergence_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per method and training length (runs of :func:`~kdsrc.results.to_frame`): mean and
+    sample std over seeds of the final validation and test accuracy; then, where the doubled
+    length was run, the change of the validation mean when the epochs double, the seed spread it
+    is held against (the larger of the two lengths' validation stds) and whether it is smaller."""
+    grouped = frame.groupby(["method", "epochs"], sort=True)
+    table = grouped.agg(n=("seed", "count"), val_mean=("val_acc", "mean"), val_std=("val_acc", "std"),
+                        test_mean=("last_acc", "mean"), test_std=("last_acc", "std")).reset_index()
+    keyed = table.set_index(["method", "epochs"])
+    # row (method, E) of `doubled` is the row of (method, 2E), where that length was run
+    doubled = table[table.epochs % 2 == 0].assign(epochs=lambda t: t.epochs // 2).set_index(["method", "epochs"])
+    later = doubled.reindex(keyed.index)
+    table["change at 2E"] = (later.val_mean - keyed.val_mean).values
+    table["seed spread"] = pd.concat([keyed.val_std, later.val_std], axis=1).max(axis=1).where(later.val_mean.notna()).values
+    table["settled"] = (table["change at 2E"].abs() < table["seed spread"]).where(table["change at 2E"].notna())
+    return table
+
+
+def settled_epochs(table: pd.DataFrame) -> int | None:
+    """The shortest length at which doubling moves no method's validation accuracy by its seed
+    spread or more (:func:`convergence_table`), or None when no measured length is settled."""
+    lengths = [epochs for epochs, part in table.groupby("epochs")
+               if part["settled"].notna().all() and part["settled"].astype(bool).all()]
+    return min(lengths) if lengths else None

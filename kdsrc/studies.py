@@ -103,7 +103,80 @@ def headline_tuned(profile: str) -> list[RunConfig]:
             for method in HEADLINE_METHODS for seed in range(TUNED_SEEDS)]
 
 
-STUDIES = {"teachers": teachers, "convergence": convergence, "tuning": tuning, "headline": headline, "headline_tuned": headline_tuned}
+def _seeds(cfg: RunConfig, seeds: int = TUNED_SEEDS) -> list[RunConfig]:
+    return [replace(cfg, seed=seed) for seed in range(seeds)]
+
+
+def capacity(profile: str) -> list[RunConfig]:
+    """KD from each capacity-gap teacher, trained from each of its seeds, and from the ensemble of
+    :data:`ENSEMBLE_MEMBERS`; student seeds 0..2 (chapter 12)."""
+    return [cfg for model in CAPACITY_TEACHERS for teacher_seed in range(TEACHER_SEEDS)
+            for cfg in _seeds(make_config(KD_METHOD, profile, teacher=model, teacher_seed=teacher_seed))] \
+        + _seeds(make_config(KD_METHOD, profile, teacher=ENSEMBLE_MODEL, teacher_ensemble=ENSEMBLE_MEMBERS))
+
+
+# Chapter 11: ensembles of 2 and 4 members, averaging logits or probabilities, and image mixing.
+ENSEMBLE_SIZES = (2, ENSEMBLE_MEMBERS)
+ENSEMBLE_MODES = ("logits", "probs")
+MIXINGS = ("mixup", "cutmix")
+
+
+def ensembles(profile: str) -> list[RunConfig]:
+    """KD from the single member network, from its ensembles, and with mixed images (chapter 11)."""
+    single = make_config(KD_METHOD, profile, teacher=ENSEMBLE_MODEL)
+    grouped = [make_config(KD_METHOD, profile, teacher=ENSEMBLE_MODEL, teacher_ensemble=k, ensemble=mode)
+               for mode in ENSEMBLE_MODES for k in ENSEMBLE_SIZES]
+    mixed = [make_config(KD_METHOD, profile, mixing=kind) for kind in MIXINGS]
+    return [cfg for base in (single, *grouped, *mixed) for cfg in _seeds(base)]
+
+
+# Chapter 7: where the intermediate-layer methods tap the networks.
+HINT_STAGES = (1, 2, 3)
+AT_STAGE_SETS = ((1,), (2,), (3,), (2, 3), (1, 2, 3))
+
+
+def layers(profile: str) -> list[RunConfig]:
+    """FitNets with its hint at each stage, AT on each stage alone and on the deeper ones."""
+    fitnets = [make_config("fitnets", profile, hint_layer=stage) for stage in HINT_STAGES]
+    at = [make_config("at", profile, layers=stages) for stages in AT_STAGE_SETS]
+    return [cfg for base in (*fitnets, *at) for cfg in _seeds(base)]
+
+
+# Chapter 8: SRRL's two terms apart and together, at its official weights and at the authors'
+# other CIFAR-100 setting (alpha, beta) = (10, 1), where feature matching's term is no longer
+# the far smaller one.
+SRRL_WEIGHTS = ((1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (10.0, 1.0), (10.0, 0.0))
+
+
+def srrl_terms(profile: str) -> list[RunConfig]:
+    """SRRL at each (fm_weight, sr_weight) of :data:`SRRL_WEIGHTS`, seeds 0..2."""
+    return [cfg for fm, sr in SRRL_WEIGHTS
+            for cfg in _seeds(make_config("srrl", profile, fm_weight=fm, sr_weight=sr))]
+
+
+# Chapter 9: DHKD's claim where it lives, the terminal phase of training (no augmentation, twice
+# the profile's epochs, so the transfer set is fitted), on the 10 classes and on 100 (pairs of
+# items, whose teacher trains on 20,000 of them); the gradient cosines recorded.
+TERMINAL = dict(crop_padding=0, flip=False)
+PAIRS = dict(dataset="fashion_pairs", flip=False, teacher_train_subset=20_000)
+
+
+def terminal_phase(profile: str) -> list[RunConfig]:
+    """CE + BinaryKL on one head against DHKD's two heads, trained into the terminal phase on the
+    10-class task and on the 100-class pairs, with the student alone and KD as references."""
+    runs = []
+    for task in ({}, PAIRS):
+        epochs = 2 * make_config(ALONE, profile).epochs
+        common = {**TERMINAL, **task, "epochs": epochs}
+        for method, params in ((ALONE, {}), (KD_METHOD, {}), ("ce_binary_kl", {"measure_gradients": True}),
+                               ("dhkd", {"measure_gradients": True})):
+            runs += _seeds(make_config(method, profile, **common, **params))
+    return runs
+
+
+STUDIES = {"teachers": teachers, "convergence": convergence, "tuning": tuning, "headline": headline, "headline_tuned": headline_tuned,
+           "capacity": capacity, "ensembles": ensembles, "layers": layers, "srrl_terms": srrl_terms,
+           "terminal_phase": terminal_phase}
 
 
 def study(name: str, profile: str) -> list[RunConfig]:

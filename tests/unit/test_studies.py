@@ -71,3 +71,20 @@ def test_the_teachers_study_trains_every_capacity_size_from_two_seeds_and_the_en
     assert sorted((c.model, c.seed) for c in runs) == sorted(
         [("resnet8", s) for s in range(4)] + [(m, s) for m in ("resnet14", "resnet20") for s in range(2)])
     assert make_config("kd", "cpu").teacher_config() in runs  # the book's own teacher among them
+
+
+@pytest.mark.parametrize("name", sorted(set(studies.STUDIES) - {"headline_tuned"}))
+def test_every_study_is_distinct_configurations_of_its_profile(name):
+    runs = studies.study(name, "cpu")
+    assert runs and all(c.profile == "cpu" for c in runs)
+    assert len({c.run_id() for c in runs}) == len(runs)
+
+
+def test_the_terminal_phase_trains_without_augmentation_for_twice_the_epochs_on_10_and_100_classes():
+    runs = studies.terminal_phase("cpu")
+    epochs = make_config("vanilla", "cpu").epochs
+    assert {(c.crop_padding, c.flip, c.epochs) for c in runs} == {(0, False, 2 * epochs)}
+    assert {c.dataset for c in runs} == {"fashion_mnist", "fashion_pairs"}
+    assert all(c.method_params["measure_gradients"] for c in runs if c.method in ("ce_binary_kl", "dhkd"))
+    pairs_teacher = next(c for c in runs if c.dataset == "fashion_pairs" and c.method == "kd").teacher_config()
+    assert (pairs_teacher.dataset, pairs_teacher.flip, pairs_teacher.train_subset) == ("fashion_pairs", False, 20_000)

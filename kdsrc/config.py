@@ -30,7 +30,7 @@ NOT_HASHED = ("data_root",)  # where the data lives does not change the experime
 # Fields added after runs were stored, with their defaults: hashed only when set to something
 # else, so the stored runs keep their ids. (A method's own such parameters are its
 # ``unhashed_defaults``.) These lists may go once the store is retrained at a new revision.
-ADDED_FIELDS = {"mixing": "none", "mixing_alpha": 1.0, "teacher_ensemble": 1, "ensemble": "logits",
+ADDED_FIELDS = {"mixing": "none", "mixing_alpha": 1.0, "teacher_ensemble": 1, "ensemble": "logits", "evaluations": 0,
                 "precision": "auto", "compile": False, "teacher_checkpoint": None}
 # What trains a teacher: meaningless, so not hashed, when the teacher is read from a checkpoint.
 TRAINED_TEACHER_FIELDS = ("teacher_epochs", "teacher_train_subset", "teacher_seed")
@@ -77,6 +77,7 @@ class RunConfig:
     crop_padding: int = 2
     flip: bool = True
     epochs: int = 20
+    evaluations: int = 0  # evenly spaced epochs that evaluate test and validation accuracy (0: every epoch)
     batch_size: int = 128
     lr: float = 0.05
     momentum: float = 0.9
@@ -114,7 +115,7 @@ class RunConfig:
         require_choice("ensemble", self.ensemble, ENSEMBLE_MODES)
         for name in ("epochs", "batch_size"):
             require_int(name, getattr(self, name), minimum=1)
-        for name in ("val_size", "crop_padding", "seed", "teacher_seed", "subset_seed"):
+        for name in ("val_size", "crop_padding", "seed", "teacher_seed", "subset_seed", "evaluations"):
             require_int(name, getattr(self, name), minimum=0)
         for name in ("train_subset", "test_subset", "teacher_train_subset", "teacher_epochs"):
             require_optional_int(name, getattr(self, name), minimum=1)
@@ -155,7 +156,8 @@ class RunConfig:
         """The configuration that trains this run's teacher (itself a cached run): the student's
         data, and the profile's training recipe (:data:`TEACHER_RECIPE`, the lr of :data:`MODEL_LR`
         for the teacher's model) whatever the student overrides, so that changing, say, the
-        student's learning rate never retrains its teacher. A teacher trained for other than the
+        student's learning rate never retrains its teacher. A teacher is evaluated every epoch (its
+        plateau is read off its curve). A teacher trained for other than the
         profile's epochs (``teacher_epochs``) keeps the shape of a step schedule: its milestones
         are the profile's scaled to its epochs (at least epoch 1). A profile with its own teacher
         schedule (:data:`~kdsrc.profiles.TEACHER_SCHEDULES`) scales that one, from its
@@ -173,7 +175,7 @@ class RunConfig:
         recipe["lr"] = MODEL_LR.get(self.teacher, recipe["lr"])
         if self.dataset in NO_FLIP:  # the student's data, whose class a flip would change
             recipe["flip"] = False
-        return replace(self, **recipe, method=ALONE, model=self.teacher, method_params=MethodParams(),
+        return replace(self, **recipe, method=ALONE, model=self.teacher, method_params=MethodParams(), evaluations=0,
                        train_subset=self.teacher_train_subset,
                        seed=self.teacher_seed, teacher=None, teacher_epochs=None,
                        teacher_train_subset=None, teacher_seed=0, teacher_ensemble=1, ensemble="logits")

@@ -115,7 +115,7 @@ def _probe(distiller, data, cfg: RunConfig, device, batch_size: int = 500) -> di
 
 def _record(cfg: RunConfig, distiller, teacher: tuple, history: list[dict], first: dict | None, code: dict,
             memory_before: float, started: float, device) -> store.RunRecord:
-    best = max(history, key=lambda r: r["test_acc"])
+    best = max((r for r in history if r["test_acc"] is not None), key=lambda r: r["test_acc"])
     record: store.RunRecord = {
         "run_id": cfg.run_id(),
         "config": cfg.to_dict(),

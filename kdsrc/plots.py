@@ -28,7 +28,7 @@ def sample_grid(split, per_class: int = 6, class_names=FASHION_CLASSES):
 def learning_curves(runs: dict[str, list[dict]], metric: str = "test_acc"):
     """Per-epoch ``metric`` of each labelled group of runs: mean line and the band of seeds."""
     rows = [{"label": label, "seed": r["config"]["seed"], "epoch": h["epoch"], metric: h[metric]}
-            for label, group in runs.items() for r in group for h in r["history"]]
+            for label, group in runs.items() for r in group for h in r["history"] if h[metric] is not None]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     sns.lineplot(pd.DataFrame(rows), x="epoch", y=metric, hue="label", errorbar=("pi", 100), ax=ax)
     ax.set_ylabel("test accuracy (%)" if metric == "test_acc" else metric)

@@ -41,7 +41,8 @@ class RunRecord(TypedDict, total=False):
     teacher_run_id: str | None  # a trained teacher's run id, an ensemble's id or "checkpoint:<sha>"
     teacher_test_acc: float | None
     history: list[dict]  # per epoch: epoch, lr_last, train_loss{term: value, total}, train_acc,
-    # test_acc, val_acc, epoch_seconds (and measurements, when the distiller measures)
+    # test_acc, val_acc (None after an epoch that does not evaluate), epoch_seconds (and
+    # measurements, when the distiller measures)
     first_stage: dict | None  # name, epochs, history, seconds_per_epoch of a two-stage method
     last_test_acc: float
     best_test_acc: float

@@ -152,17 +152,27 @@ def _epoch(distiller, stage: Stage, loss, optimizer, batches: _Batches, generato
             "measured": measured, "seconds": seconds}
 
 
+def evaluation_epochs(epochs: int, evaluations: int) -> set[int]:
+    """The epochs (1-based) after which a stage of ``epochs`` evaluates: ``evaluations`` evenly
+    spaced ones ending with the last, or every epoch when ``evaluations`` is 0 or not fewer."""
+    if evaluations == 0 or evaluations >= epochs:
+        return set(range(1, epochs + 1))
+    return {round(k * epochs / evaluations) for k in range(1, evaluations + 1)}
+
+
 def _record(distiller, stage: Stage, done: dict, epoch: int, batches: _Batches, cfg, device) -> dict:
     """The epoch's history entry: its learning rate, mean loss terms and training accuracy, test
-    and validation accuracy, seconds, and the backward's measurements."""
+    and validation accuracy (None after an epoch that does not evaluate, :func:`evaluation_epochs`),
+    seconds, and the backward's measurements."""
     data = batches.data
+    evaluated = epoch + 1 in evaluation_epochs(stage.epochs, cfg.evaluations)
     record = {
         "epoch": epoch + 1,
         "lr_last": _stage_lr(stage, cfg, epoch, batches.steps - 1, batches.steps),
         "train_loss": done["train_loss"],
         "train_acc": done["train_acc"],
-        "test_acc": evaluate(distiller.student, data.test, data, cfg, device),
-        "val_acc": evaluate(distiller.student, data.val, data, cfg, device) if data.val else None,
+        "test_acc": evaluate(distiller.student, data.test, data, cfg, device) if evaluated else None,
+        "val_acc": evaluate(distiller.student, data.val, data, cfg, device) if evaluated and data.val else None,
         "epoch_seconds": done["seconds"],
     }
     record["train_loss"]["total"] = sum(record["train_loss"].values())
@@ -200,7 +210,7 @@ def fit(distiller, data: Dataset, cfg, device="cpu", checkpoint: Path | None = N
     for epoch in bar:
         done = _epoch(distiller, stage, loss, optimizer, batches, generator, epoch, stage.epochs, device)
         history.append(_record(distiller, stage, done, epoch, batches, cfg, device))
-        bar.set_postfix(loss=f"{history[-1]['train_loss']['total']:.3f}", acc=f"{history[-1]['test_acc']:.2f}")
+        bar.set_postfix(loss=f"{history[-1]['train_loss']['total']:.3f}", acc=history[-1]["test_acc"])
         if checkpoint is not None and main:
             _save(checkpoint, distiller, optimizer, generator, history)
     return history

@@ -153,3 +153,23 @@ def test_what_a_method_draws_from_the_step_generator_survives_an_interrupted_and
     assert [s for s in whole.seen if s[0] >= 1] == resumed_spy.seen
     assert [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in resumed] == \
         [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in uninterrupted]
+
+
+@pytest.mark.parametrize("epochs, evaluations, expected", [(10, 0, set(range(1, 11))), (40, 10, set(range(4, 41, 4))),
+                                                          (10, 3, {3, 7, 10}), (3, 5, {1, 2, 3}), (7, 1, {7})])
+def test_the_evaluated_epochs_are_evenly_spaced_and_end_with_the_last(epochs, evaluations, expected):
+    from kdsrc.engine.fit import evaluation_epochs
+    assert evaluation_epochs(epochs, evaluations) == expected
+
+
+def test_fewer_evaluations_record_fewer_accuracies_and_train_exactly_the_same(tiny_config, tmp_path):
+    every = experiment.run(tiny_config("kd", epochs=4, val_size=50), tmp_path)
+    sparse_cfg = tiny_config("kd", epochs=4, val_size=50, evaluations=2)
+    sparse = experiment.run(sparse_cfg, tmp_path)
+    assert sparse_cfg.teacher_config() == tiny_config("kd", epochs=4, val_size=50).teacher_config()
+    assert [h["test_acc"] is not None for h in sparse["history"]] == [False, True, False, True]
+    assert [h["val_acc"] is not None for h in sparse["history"]] == [False, True, False, True]
+    assert [h["train_loss"] for h in sparse["history"]] == [h["train_loss"] for h in every["history"]]
+    assert (sparse["last_test_acc"], sparse["last_val_acc"]) == (every["last_test_acc"], every["last_val_acc"])
+    assert sparse["best_test_acc"] == max(every["history"][i]["test_acc"] for i in (1, 3))
+    assert sparse["best_epoch"] in (2, 4)

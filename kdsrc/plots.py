@@ -37,6 +37,27 @@ def learning_curves(runs: dict[str, list[dict]], metric: str = "test_acc"):
     return fig
 
 
+def convergence(frame: pd.DataFrame, chosen: int | None = None):
+    """Final validation and test accuracy against the training length (doubling steps, log
+    scale), one line per method: mean over seeds, error bars one sample standard deviation;
+    ``chosen`` marks the length the profile uses."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    for ax, (metric, title) in zip(axes, (("val_acc", "validation (chooses the length)"),
+                                          ("last_acc", "test (reported only)"))):
+        sns.lineplot(frame, x="epochs", y=metric, hue="method", style="method", markers=True, dashes=False,
+                     errorbar="sd", err_style="bars", ax=ax)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(frame.epochs.unique()), [str(e) for e in sorted(frame.epochs.unique())])
+        ax.set_xlabel("epochs")
+        ax.set_ylabel("final accuracy (%), mean ± 1 s.d. over seeds")
+        ax.set_title(title)
+        if chosen is not None:
+            ax.axvline(chosen, color="grey", linestyle=":", linewidth=1)
+        ax.legend(title=None)
+    fig.tight_layout()
+    return fig
+
+
 def softmax_temperatures(logits, temperatures=(1, 2, 4, 8, 20), class_names=None):
     """How a softmax over ``logits`` flattens as the temperature grows."""
     logits = torch.as_tensor(logits, dtype=torch.float64)

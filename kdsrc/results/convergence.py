@@ -1,5 +1,6 @@
-"""The convergence study's table: how far doubling the training moves each method, against the
-spread between seeds (chapter 1), and the profile length it supports."""
+"""Has training converged? A run's plateau (what the last part of its training added), and the
+convergence study's table: how far doubling the training moves each method, against the spread
+between seeds, and the profile length it supports (chapter 1)."""
 import pandas as pd
 
 
@@ -27,3 +28,15 @@ def settled_epochs(table: pd.DataFrame) -> int | None:
     lengths = [epochs for epochs, part in table.groupby("epochs")
                if part["settled"].notna().all() and part["settled"].astype(bool).all()]
     return min(lengths) if lengths else None
+
+
+def plateau_gain(run: dict, fraction: float = 0.2, metric: str = "val_acc") -> float:
+    """What the last ``fraction`` of a run's epochs added to ``metric`` (points): its value at the
+    last epoch minus its value at the last evaluated epoch before that stretch began. A run is
+    at its plateau when this is small (chapter 1 asks less than 0.2 points of the teacher)."""
+    history = [h for h in run["history"] if h[metric] is not None]
+    start = len(run["history"]) * (1 - fraction)
+    before = [h for h in history if h["epoch"] <= start]
+    if not before:
+        raise ValueError(f"plateau_gain: no evaluated epoch before the last {fraction:.0%} of the run")
+    return history[-1][metric] - before[-1][metric]

@@ -57,3 +57,13 @@ def test_accuracy_vs_cost_names_every_point_in_the_legend():
                           "last_std": [0.5, 0.1]})
     ax = plots.accuracy_vs_cost(table).axes[0]
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["a", "b"]
+
+
+def test_convergence_draws_validation_and_test_against_doubling_lengths():
+    frame = pd.DataFrame([{"method": m, "epochs": e, "seed": s, "val_acc": 80 + e / 10 + s, "last_acc": 79 + e / 10 + s}
+                          for m in ("vanilla", "kd") for e in (10, 20, 40) for s in range(3)])
+    fig = plots.convergence(frame, chosen=20)
+    left, right = fig.axes
+    assert left.get_xscale() == "log" and [t.get_text() for t in left.get_xticklabels()] == ["10", "20", "40"]
+    assert "validation" in left.get_title() and "test" in right.get_title()
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["vanilla", "kd"]

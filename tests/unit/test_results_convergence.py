@@ -37,3 +37,13 @@ def test_agreement_is_the_share_of_equal_predictions():
     assert results.agreement(a, b) == 75.0 and results.agreement(a, a) == 100.0
     with pytest.raises(ValueError, match="agreement: predictions of"):
         results.agreement(a, b[:3])
+
+
+def test_the_plateau_gain_is_what_the_last_fifth_of_the_epochs_added():
+    run = {"history": [{"epoch": e, "val_acc": v} for e, v in enumerate([80, 85, 88, 90, 91, 91.5, 92, 92.1, 92.2, 92.3], 1)]}
+    assert results.plateau_gain(run) == pytest.approx(92.3 - 92.1)  # epochs 9-10 are the last fifth; epoch 8 before
+    assert results.plateau_gain(run, fraction=0.5) == pytest.approx(92.3 - 91)
+    sparse = {"history": [{"epoch": e, "val_acc": v if e % 5 == 0 else None} for e, v in enumerate(range(1, 11), 1)]}
+    assert results.plateau_gain(sparse) == 10 - 5
+    with pytest.raises(ValueError, match="plateau_gain: no evaluated epoch before"):
+        results.plateau_gain({"history": [{"epoch": 1, "val_acc": None}, {"epoch": 2, "val_acc": 3.0}]}, fraction=0.5)

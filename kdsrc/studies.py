@@ -174,9 +174,23 @@ def terminal_phase(profile: str) -> list[RunConfig]:
     return runs
 
 
+# The headline table's full-training-set column: the student alone and KD on every training
+# image (55,000 at the cpu profile), for about the steps of the convergence study's longest runs
+# on the transfer set (15 epochs of 55,000 images are 6,450 steps of 128; 160 epochs of 5,000
+# are 6,400). KD runs its teacher on every batch: a view cache of 55,000 images would cost more
+# teacher passes than it saves.
+FULL_SET_EPOCHS = 15
+
+
+def full_set(profile: str) -> list[RunConfig]:
+    """The student alone and KD trained on the whole training set, seeds 0..2."""
+    full = dict(train_subset=None, epochs=FULL_SET_EPOCHS, teacher_cache=False)
+    return [cfg for method in (ALONE, KD_METHOD) for cfg in _seeds(make_config(method, profile, **full))]
+
+
 STUDIES = {"teachers": teachers, "convergence": convergence, "tuning": tuning, "headline": headline, "headline_tuned": headline_tuned,
            "capacity": capacity, "ensembles": ensembles, "layers": layers, "srrl_terms": srrl_terms,
-           "terminal_phase": terminal_phase}
+           "terminal_phase": terminal_phase, "full_set": full_set}
 
 
 def study(name: str, profile: str) -> list[RunConfig]:

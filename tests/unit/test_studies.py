@@ -87,5 +87,5 @@ def test_the_terminal_phase_trains_without_augmentation_for_twice_the_epochs_on_
     assert {c.dataset for c in runs} == {"fashion_mnist", "fashion_pairs"}
     assert all(c.method_params["measure_gradients"] for c in runs if c.method == "dhkd" or c.method_params.get("ce_weight"))
     assert sum(c.method == "ce_binary_kl" and c.method_params["ce_weight"] == 0 for c in runs) == 6  # BinaryKL alone
-    pairs_teacher = next(c for c in runs if c.dataset == "fashion_pairs" and c.method == "kd").teacher_config()
+    pairs_teacher = next(c for c in runs if c.dataset == "fashion_pairs" and c.method == "dhkd").teacher_config()
     assert (pairs_teacher.dataset, pairs_teacher.flip, pairs_teacher.train_subset) == ("fashion_pairs", False, 20_000)

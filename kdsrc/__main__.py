@@ -127,7 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--dry-run", action="store_true", help="print the plan and what is stored; train nothing")
     design = sub.add_parser("study", help="train the runs of one of the book's studies (kdsrc.studies)",
                             description="Train, in order, every run of a study that is not stored yet (teachers "
-                                        "first); interrupted runs resume from their checkpoint: run it again to go on.")
+                                        "first); interrupted runs resume from their checkpoint: run it again to go on. "
+                                        "Several of these may run at once on one results folder: each skips the "
+                                        "runs another is training and waits for them at the end.")
     design.add_argument("name", help="a study of kdsrc.studies, e.g. convergence")
     design.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
     design.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -182,7 +184,7 @@ def _reproduce(args) -> None:
 
 
 def _study(args) -> None:
-    from . import experiment, studies
+    from . import experiment, store, studies
     from .config import PROFILES
     require_choice("profile", args.profile, PROFILES)
     runs = studies.study(args.name, args.profile)
@@ -192,14 +194,22 @@ def _study(args) -> None:
     print(f"study {args.name}: {len(runs)} runs and {len(needed) - len(runs)} teachers of the {args.profile} profile; "
           f"{states.count('stored')} stored, {states.count('in progress')} in progress, "
           f"{states.count('missing')} missing ({left} epochs to train)", flush=True)
+    deferred = []  # runs another process is training now: come back to them at the end
     for cfg, state in zip(needed, states):
         if state == "stored" or args.dry_run:
             print(f"  {state:11s} {cfg.method} {cfg.model} epochs={cfg.epochs} seed={cfg.seed} {cfg.run_id()}")
-            continue
-        run = experiment.run(cfg, args.results, args.device)
-        print(f"  trained     {cfg.method} {cfg.model} epochs={cfg.epochs} seed={cfg.seed} {cfg.run_id()}: "
-              f"test {run['last_test_acc']:.2f} %, val {run['last_val_acc']}, "
-              f"{run['seconds_per_epoch']:.1f} s/epoch", flush=True)
+        elif store.held(store.run_path(cfg, args.results)):
+            deferred.append(cfg)
+        else:
+            _report(cfg, experiment.run(cfg, args.results, args.device))
+    for cfg in deferred:  # waits for the other process, then reads its result
+        _report(cfg, experiment.run(cfg, args.results, args.device))
+
+
+def _report(cfg, run: dict) -> None:
+    print(f"  done        {cfg.method} {cfg.model} epochs={cfg.epochs} seed={cfg.seed} {cfg.run_id()}: "
+          f"test {run['last_test_acc']:.2f} %, val {run['last_val_acc']}, "
+          f"{run['seconds_per_epoch']:.1f} s/epoch", flush=True)
 
 
 def _store(out: dict, path) -> None:

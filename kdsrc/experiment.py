@@ -11,6 +11,7 @@ Under ``torchrun`` (:mod:`kdsrc.engine.distributed`) every process runs the same
 together; process 0 alone writes results, weights, caches and manifests, and the others wait for
 it where they read them next.
 """
+import contextlib
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -175,7 +176,16 @@ def run(cfg: RunConfig, root: Path | None = None, device: str | None = None) -> 
     if path.exists():
         return store.read_run(path)
     store.require_computable(f"stored run of {cfg.method}/{cfg.model} seed {cfg.seed}", path)
-    device = device or default_device()
+    # Another process training this run (a second worker on the same results folder) is waited
+    # for; under torchrun the processes train it together, so none waits for another.
+    with contextlib.nullcontext() if distributed.launched() else store.exclusive(path):
+        if path.exists():  # trained meanwhile by the process that held the lock
+            return store.read_run(path)
+        return _train(cfg, root, device or default_device())
+
+
+def _train(cfg: RunConfig, root: Path | None, device) -> dict:
+    """Train ``cfg`` (its teacher first, when it has none stored), store it and return its record."""
     code = provenance.code_version()  # the code as it was when training started
     data = dataset_for(cfg)
     net = teachers.network(cfg, data) if cfg.teacher_checkpoint or cfg.teacher_configs() else None

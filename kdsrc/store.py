@@ -16,9 +16,11 @@ Everything kdsrc stores lives under one root (default ``$KDSRC_RESULTS``, else t
 Files are written to a temporary name beside their path and renamed, so an interruption never
 leaves half a file. Nothing here trains.
 """
+import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -171,8 +173,56 @@ def reference_path(name: str, folder: str | Path | None = None) -> Path:
 
 # --------------------------------------------------------------------------------- reading, writing
 def _partial(path: Path) -> Path:
+    """A temporary name beside ``path``, this process's own (two processes may write one file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.partial")
+    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+
+
+def _lock(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def held(path: Path) -> bool:
+    """Whether a live process holds ``path``'s lock (:func:`exclusive`)."""
+    lock = _lock(path)
+    try:
+        text, age = lock.read_text().strip(), time.time() - lock.stat().st_mtime
+    except OSError:  # no lock, or it went away meanwhile
+        return False
+    if not text.isdigit():  # being written, or its writer died before writing its pid
+        return age < 60
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and someone else's
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, poll_seconds: float = 2.0):
+    """Hold ``path``'s lock (``<path>.lock``, holding the owner's pid) for the block, waiting while
+    another live process holds it: one process at a time computes what ``path`` will store, so
+    several processes can train from one results folder. A dead process's lock is taken over."""
+    lock = _lock(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if held(path):
+                time.sleep(poll_seconds)
+            else:
+                lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as out:
+            out.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def write_json(obj, path: Path) -> None:
@@ -231,4 +281,4 @@ def run_files(profile: str | None = None, folder: str | Path | None = None) -> l
 __all__ = ["use", "root", "stored_only", "results_dir", "MissingRun", "RunRecord", "run_path", "weights_path", "predictions_path",
            "checkpoint_path", "stage_paths", "ensemble_path", "logit_cache_path", "manifest_path", "bench_path",
            "machine_path", "reference_path", "write_json", "save_tensors", "load_tensors", "read_json",
-           "read_run", "stored_bench", "run_files", "BENCHES"]
+           "read_run", "stored_bench", "run_files", "BENCHES", "exclusive", "held"]

@@ -15,6 +15,7 @@ used: a trained teacher (source ``run:<run_id>``) or an imported checkpoint (sou
 with the sha256 of its weights file and its test accuracy. Re-recording a teacher replaces its
 entry.
 """
+import contextlib
 import hashlib
 import json
 from datetime import datetime, timezone
@@ -157,9 +158,12 @@ def _network_cache(name: str, net, cfg: RunConfig, root: Path | None, device) ->
     with distributed.main_first():  # built and stored by process 0, read by the others
         if path.exists():
             return store.load_tensors(path)
-        logits = build_logit_cache(net.to(device), dataset_for(cfg), cfg, device)
-        store.save_tensors(logits, path)
-        return logits
+        with contextlib.nullcontext() if distributed.launched() else store.exclusive(path):
+            if path.exists():  # built meanwhile by another process on the same results folder
+                return store.load_tensors(path)
+            logits = build_logit_cache(net.to(device), dataset_for(cfg), cfg, device)
+            store.save_tensors(logits, path)
+            return logits
 
 
 def logit_cache(cfg: RunConfig, teacher, root: Path | None, device) -> torch.Tensor:
@@ -186,9 +190,10 @@ def _entries(path: Path) -> dict:
 
 def _record(profile: str, key: str, entry: dict, root: str | Path | None) -> dict:
     path = store.manifest_path(profile, root)
-    entries = _entries(path)
-    entries[key] = entry
-    store.write_json(entries, path)
+    with store.exclusive(path):  # read, change, write: one process at a time
+        entries = _entries(path)
+        entries[key] = entry
+        store.write_json(entries, path)
     return entry
 
 

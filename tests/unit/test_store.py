@@ -61,3 +61,49 @@ def test_every_reader_follows_the_folder_chosen_by_use(tiny_config, tmp_path):
         experiment.use()
     assert results.load_runs("smoke").empty and results.stored_bench("smoke", "teacher_cache") is None
     assert teachers.manifest("smoke").empty
+
+
+def test_one_process_at_a_time_holds_a_lock_and_a_dead_ones_lock_is_taken_over(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from kdsrc import store
+    target = tmp_path / "runs" / "x.json"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom kdsrc import store\n"
+                               f"with store.exclusive(Path({str(target)!r})):\n    print('held', flush=True)\n    time.sleep(3)"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held" and store.held(target)
+    started = time.perf_counter()
+    with store.exclusive(target, poll_seconds=0.1):
+        waited = time.perf_counter() - started
+        assert waited > 1  # it waited for the other process to let go
+    assert holder.wait(timeout=30) == 0
+    assert not store.held(target) and not (tmp_path / "runs" / "x.json.lock").exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "runs" / "x.json.lock").write_text(dead.stdout.strip())
+    assert not store.held(target)
+    started = time.perf_counter()
+    with store.exclusive(target, poll_seconds=0.1):
+        assert time.perf_counter() - started < 1
+
+
+def test_two_callers_of_one_missing_run_train_it_once(tiny_config, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    trained, real = [], experiment._train
+
+    def counting(cfg, root, device):
+        trained.append(cfg.run_id())
+        time.sleep(0.5)  # long enough for the other caller to arrive while this one trains
+        return real(cfg, root, device)
+    monkeypatch.setattr(experiment, "_train", counting)
+    cfg = tiny_config("vanilla", epochs=1)
+    records = []
+    callers = [threading.Thread(target=lambda: records.append(experiment.run(cfg, tmp_path))) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert trained == [cfg.run_id()] and len(records) == 2 and records[0] == records[1]

@@ -28,7 +28,7 @@ def test_the_study_command_trains_what_is_missing_and_then_only_reports(tiny_con
     assert "0 stored, 0 in progress, 3 missing (3 epochs to train)" in capsys.readouterr().out
     assert not any(experiment.run_state(c, tmp_path) == "stored" for c in tiny)
     assert cli.main(["study", "tiny", "--profile", "smoke", "--results", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.count("  trained ") == 3
+    assert capsys.readouterr().out.count("  done ") == 3
     assert all(experiment.run_state(c, tmp_path) == "stored" for c in tiny)
     assert cli.main(["study", "tiny", "--profile", "smoke", "--results", str(tmp_path)]) == 0
     assert "3 stored, 0 in progress, 0 missing (0 epochs to train)" in capsys.readouterr().out
@@ -89,3 +89,21 @@ def test_the_terminal_phase_trains_without_augmentation_for_twice_the_epochs_on_
     assert sum(c.method == "ce_binary_kl" and c.method_params["ce_weight"] == 0 for c in runs) == 6  # BinaryKL alone
     pairs_teacher = next(c for c in runs if c.dataset == "fashion_pairs" and c.method == "dhkd").teacher_config()
     assert (pairs_teacher.dataset, pairs_teacher.flip, pairs_teacher.train_subset) == ("fashion_pairs", False, 20_000)
+
+
+def test_the_study_command_leaves_a_run_another_process_holds_for_the_end(tiny_config, tmp_path, monkeypatch, capsys):
+    import subprocess
+    import sys
+
+    from kdsrc import store
+    tiny = [tiny_config("vanilla", epochs=1, seed=s) for s in range(3)]
+    monkeypatch.setitem(studies.STUDIES, "tiny", lambda profile: tiny)
+    held = store.run_path(tiny[0], tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import time\nfrom pathlib import Path\nfrom kdsrc import store\n"
+                               f"with store.exclusive(Path({str(held)!r})):\n    print('held', flush=True)\n    time.sleep(2)"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    assert cli.main(["study", "tiny", "--profile", "smoke", "--results", str(tmp_path)]) == 0
+    done = [line.split()[4] for line in capsys.readouterr().out.splitlines() if line.startswith("  done ")]
+    assert done == ["seed=1", "seed=2", "seed=0"]
+    holder.wait(timeout=30)

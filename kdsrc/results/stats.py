@@ -50,3 +50,17 @@ def verdict(difference: dict[str, float]) -> str:
     if difference["high"] < 0:
         return "lower"
     return "within noise"
+
+
+def paired_gains(frame: pd.DataFrame, baseline: str, metric: str = "last_acc", level: float = 0.95) -> pd.DataFrame:
+    """Every labelled group of ``frame`` (its ``run`` column, as :func:`kdsrc.results.compare`
+    makes it) against the ``baseline`` group, seed by seed: the number of pairs, the mean paired
+    difference of ``metric`` ± its sample std, its ``level`` t-interval and :func:`verdict`."""
+    wide = frame.pivot_table(index="seed", columns="run", values=metric, sort=False)
+    rows = []
+    for run in wide.columns.drop(baseline):
+        d = paired_difference(wide[run], wide[baseline], level)
+        rows.append({"run": run, "pairs": d["n"], "paired gain": f"{d['mean']:+.2f} ± {d['std']:.2f}",
+                     f"{level:.0%} CI": f"[{d['low']:+.2f}, {d['high']:+.2f}]", "verdict": verdict(d),
+                     "mean": d["mean"], "low": d["low"], "high": d["high"]})
+    return pd.DataFrame(rows)

@@ -4,6 +4,7 @@ import math
 import pandas as pd
 import pytest
 
+from kdsrc import results
 from kdsrc.results import stats
 
 
@@ -33,3 +34,14 @@ def test_one_pair_has_no_interval_and_bad_quantiles_are_refused():
     assert math.isnan(d["low"]) and stats.verdict(d) == "within noise"
     with pytest.raises(ValueError, match="t_quantile: needs 0.5 <= p < 1"):
         stats.t_quantile(1.0, 3)
+
+
+def test_paired_gains_set_every_group_against_the_baseline_seed_by_seed():
+    frame = pd.DataFrame([{"run": r, "seed": s, "last_acc": v} for r, vals in
+                          {"alone": [80.0, 81.0, 79.0], "kd": [82.0, 83.5, 80.5], "same": [80.5, 80.0, 79.5]}.items()
+                          for s, v in enumerate(vals)])
+    table = results.paired_gains(frame, baseline="alone").set_index("run")
+    assert list(table.index) == ["kd", "same"] and table.at["kd", "pairs"] == 3
+    assert table.at["kd", "paired gain"] == "+2.00 ± 0.50" and table.at["kd", "verdict"] == "higher"
+    assert table.at["same", "verdict"] == "within noise"
+    assert table.at["kd", "95% CI"] == f"[{2 - 4.3027 * 0.5 / 3 ** 0.5:+.2f}, {2 + 4.3027 * 0.5 / 3 ** 0.5:+.2f}]"

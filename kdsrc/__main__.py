@@ -191,9 +191,11 @@ def _study(args) -> None:
     needed = studies.teachers_of(runs) + runs
     states = [experiment.run_state(cfg, args.results) for cfg in needed]
     left = sum(cfg.epochs for cfg, state in zip(needed, states) if state != "stored")
+    hours, unknown = studies.estimated_hours(needed, args.results)
     print(f"study {args.name}: {len(runs)} runs and {len(needed) - len(runs)} teachers of the {args.profile} profile; "
           f"{states.count('stored')} stored, {states.count('in progress')} in progress, "
-          f"{states.count('missing')} missing ({left} epochs to train)", flush=True)
+          f"{states.count('missing')} missing ({left} epochs to train, about {hours:.1f} h here at the stored "
+          f"runs' pace" + (f", {unknown} runs not estimated)" if unknown else ")"), flush=True)
     deferred = []  # runs another process is training now: come back to them at the end
     for cfg, state in zip(needed, states):
         if state == "stored" or args.dry_run:

@@ -201,6 +201,41 @@ def study(name: str, profile: str) -> list[RunConfig]:
     return STUDIES[name](profile)
 
 
+def _epochs(cfg: RunConfig) -> int:
+    return cfg.epochs + int(cfg.method_params.get("init_epochs", 0) or 0)
+
+
+def _key(cfg) -> tuple:
+    return cfg.model, cfg.dataset, cfg.train_subset is None
+
+
+def estimated_hours(runs: list[RunConfig], root: Path | None = None) -> tuple[float, int]:
+    """Hours the missing ``runs`` would take here, from the stored runs of their profile: each at
+    the median wall seconds per epoch (first-stage epochs counted) of the stored runs of its
+    method, model, dataset and training-set kind, else of its model, dataset and kind; and how
+    many runs no stored run could estimate."""
+    stored: dict[tuple, list[float]] = {}
+    profiles = {cfg.profile for cfg in runs}
+    for path in (p for profile in profiles for p in store.run_files(profile, root)):
+        record = store.read_run(path)
+        cfg = record["config"]
+        first = (record.get("first_stage") or {}).get("epochs", 0)
+        per_epoch = record["wall_seconds_this_session"] / (cfg["epochs"] + first)
+        kind = (cfg["model"], cfg["dataset"], cfg["train_subset"] is None)
+        stored.setdefault((cfg["method"], *kind), []).append(per_epoch)
+        stored.setdefault(kind, []).append(per_epoch)
+    seconds, unknown = 0.0, 0
+    for cfg in runs:
+        if store.run_path(cfg, root).exists():
+            continue
+        rates = stored.get((cfg.method, *_key(cfg))) or stored.get(_key(cfg))
+        if rates:
+            seconds += sorted(rates)[len(rates) // 2] * _epochs(cfg)
+        else:
+            unknown += 1
+    return seconds / 3600, unknown
+
+
 def teachers_of(runs: list[RunConfig]) -> list[RunConfig]:
     """The distinct teacher runs the configurations need, in order of first use."""
     seen: dict[str, RunConfig] = {}

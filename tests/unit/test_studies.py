@@ -25,13 +25,13 @@ def test_the_study_command_trains_what_is_missing_and_then_only_reports(tiny_con
     tiny = [tiny_config("vanilla", epochs=1), tiny_config("kd", epochs=1)]
     monkeypatch.setitem(studies.STUDIES, "tiny", lambda profile: tiny)
     assert cli.main(["study", "tiny", "--profile", "smoke", "--results", str(tmp_path), "--dry-run"]) == 0
-    assert "0 stored, 0 in progress, 3 missing (3 epochs to train)" in capsys.readouterr().out
+    assert "0 stored, 0 in progress, 3 missing (3 epochs to train, about 0.0 h here at the stored runs' pace, 3 runs not estimated)" in capsys.readouterr().out
     assert not any(experiment.run_state(c, tmp_path) == "stored" for c in tiny)
     assert cli.main(["study", "tiny", "--profile", "smoke", "--results", str(tmp_path)]) == 0
     assert capsys.readouterr().out.count("  done ") == 3
     assert all(experiment.run_state(c, tmp_path) == "stored" for c in tiny)
     assert cli.main(["study", "tiny", "--profile", "smoke", "--results", str(tmp_path)]) == 0
-    assert "3 stored, 0 in progress, 0 missing (0 epochs to train)" in capsys.readouterr().out
+    assert "3 stored, 0 in progress, 0 missing (0 epochs to train, about 0.0 h" in capsys.readouterr().out
 
 
 def test_the_study_command_refuses_an_unknown_profile_in_one_line(capsys):
@@ -107,3 +107,12 @@ def test_the_study_command_leaves_a_run_another_process_holds_for_the_end(tiny_c
     done = [line.split()[4] for line in capsys.readouterr().out.splitlines() if line.startswith("  done ")]
     assert done == ["seed=1", "seed=2", "seed=0"]
     holder.wait(timeout=30)
+
+
+def test_a_studys_hours_are_estimated_from_the_stored_runs_of_the_same_kind(tiny_config, tmp_path):
+    stored = experiment.run(tiny_config("vanilla", epochs=2), tmp_path)
+    per_epoch = stored["wall_seconds_this_session"] / 2
+    longer = [tiny_config("vanilla", epochs=10, seed=1), tiny_config("label_smoothing", epochs=4)]
+    hours, unknown = studies.estimated_hours(longer, tmp_path)
+    assert unknown == 0 and hours == pytest.approx(per_epoch * 14 / 3600)
+    assert studies.estimated_hours([tiny_config("vanilla", epochs=2, model="resnet14")], tmp_path) == (0.0, 1)

@@ -10,8 +10,9 @@ from pathlib import Path
 from kdsrc.distillers import METHODS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kdsrc"
-# Where a method's name may be written: its own file, the registry, the reproduce plan, the book's constants.
-MAY_NAME_METHODS = {"distillers", "reproduce.py", "book.py"}
+# Where a method's name may be written: its own file, the registry, the reproduce plan, the book's
+# constants and the book's studies (the experiments its chapters run, method by method).
+MAY_NAME_METHODS = {"distillers", "reproduce.py", "book.py", "studies.py"}
 # A string that happens to equal a method's name but names something else.
 NOT_A_METHOD = {("results/cited.py", "kd"): "the cited-data file reference/kd.csv"}
 
@@ -102,7 +103,7 @@ def _string_literals(path: Path) -> list[str]:
         ('f"', "f'", '"""', "'''", 'r"', "b'", 'b"', 'rb', 'br'))]
 
 
-def test_method_names_appear_only_in_method_files_the_reproduce_plan_and_the_books_constants():
+def test_method_names_appear_only_in_method_files_the_plans_and_the_books_constants():
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()

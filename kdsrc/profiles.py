@@ -2,6 +2,8 @@
 train with. A method's own per-profile values live in its file (``profile_defaults``)."""
 from typing import Any
 
+from . import retraining
+
 PROFILES: dict[str, dict[str, Any]] = {
     # CI and nbval: seconds a run on 2 cores. One run per teacher, so no logit cache.
     "smoke": dict(dataset="fashion_mnist", train_subset=1000, test_subset=500, epochs=3, batch_size=64,
@@ -32,6 +34,10 @@ TEACHER_RECIPE = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "sch
 # ``teacher_epochs``). A step schedule whose last decay comes before the last fifth of training
 # ends on a flat stretch, which is what "trained to its plateau" can be measured on.
 TEACHER_SCHEDULES: dict[str, dict[str, Any]] = {}
+
+if retraining.ACTIVE:  # the cpu profile of the next training revision, while it trains
+    PROFILES["cpu"] = retraining.CPU_PROFILE
+    TEACHER_SCHEDULES["cpu"] = retraining.CPU_TEACHER_SCHEDULE
 
 # Base learning rates of the models RepDistiller trains at 0.01 instead of the profile's lr, as
 # student (train_student.py) or teacher (train_teacher.py): MobileNetV2 and the ShuffleNets. An

@@ -26,6 +26,7 @@ from typing import Any, TypedDict
 
 import torch
 
+from . import retraining
 from .validate import require_choice
 
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -69,8 +70,9 @@ _SESSION: dict[str, Any] = {"root": None, "stored_only": False}
 
 
 def results_dir() -> Path:
-    """``$KDSRC_RESULTS`` if set (and not empty), else the repository's ``results/``."""
-    return Path(os.environ.get("KDSRC_RESULTS") or REPO_RESULTS)
+    """``$KDSRC_RESULTS`` if set (and not empty), else the repository's ``results/`` (its
+    ``retraining/`` folder while :mod:`kdsrc.retraining` is active)."""
+    return Path(os.environ.get("KDSRC_RESULTS") or (retraining.RESULTS if retraining.ACTIVE else REPO_RESULTS))
 
 
 def use(results_root: str | Path | None = None, fresh: bool = False, stored_only: bool = False) -> Path:

@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .. import augment, store
+from .. import augment, retraining, store
 from ..data import Dataset
 from ..mixing import mix
 from ..validate import ConfigError
@@ -44,7 +44,7 @@ from .inference import evaluate, model_input
 from .schedule import learning_rate
 from .stage import Stage, Step
 
-TRAINING_REVISION = 1
+TRAINING_REVISION = retraining.REVISION if retraining.ACTIVE else 1  # kdsrc.retraining: the next one's runs
 
 
 class _Batches:

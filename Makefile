@@ -60,7 +60,8 @@ data:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
 	fi
 
-## notebooks: execute every chapter with papermill into the staging tree (sources stay clean), then
+## notebooks: execute every chapter with papermill into the staging tree (sources stay clean; the cell
+## papermill injects is hidden, .ci/book_pages.py), then
 ## the pages of book/ that are notebooks (book/reproduce.py: it reports the chapters' stored runs)
 notebooks: env
 	@mkdir -p $(STAGE)/notebooks $(STAGE)/book $(BUILD)/src/book
@@ -69,12 +70,14 @@ notebooks: env
 	  echo "papermill $$nb (profile $(PROFILE))"; \
 	  papermill --no-progress-bar -k python3 -p profile $(PROFILE) \
 	    $(BUILD)/src/$$nb.ipynb $(STAGE)/notebooks/$$nb.ipynb; \
+	  $(BIN)/python .ci/book_pages.py $(STAGE)/notebooks/$$nb.ipynb; \
 	done
 	@set -e; for page in $(basename $(wildcard book/*.py)); do \
 	  jupytext --quiet --to ipynb -o $(BUILD)/src/$$page.ipynb $$page.py; \
 	  echo "papermill $$page (profile $(PROFILE))"; \
 	  papermill --no-progress-bar -k python3 -p profile $(PROFILE) \
 	    $(BUILD)/src/$$page.ipynb $(STAGE)/$$page.ipynb; \
+	  $(BIN)/python .ci/book_pages.py $(STAGE)/$$page.ipynb; \
 	done
 
 ## pair: regenerate the paired .ipynb files from the .py sources (the .py files are the truth)

@@ -21,7 +21,7 @@
 # is computed, when it runs, from the stored runs under `results/runs/` and the stored
 # benchmarks under `results/bench/`.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # the profile whose stored runs and benchmarks this page reports (the book's: cpu)
 stored_only = False  # True: fail instead of measuring a missing benchmark (regression tests)
 
@@ -85,8 +85,7 @@ def profile_column(name):
     }
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 pd.DataFrame({f"{name}": profile_column(name) for name in config.PROFILES})
 
 # %% tags=["remove-cell"]
@@ -204,8 +203,7 @@ prose.glue(profile=profile, machine=machine, cores=int(times.cores.mode().iloc[0
 # with the teachers apart from the students (a teacher is a run that another run distils from,
 # alone or as a member of an ensemble):
 
-# %% tags=["hide-input"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["hide-input", "nbval-check-output"]
 PARTS = {"vanilla": "Part I (chapters 1-2)", "kd": "Part I (chapters 1-2)",
          **dict.fromkeys(("fitnets", "at", "fsp", "ab"), "Part II (chapters 3-7)"),
          **dict.fromkeys(("srrl", "dhkd", "ce_binary_kl"), "Part III (chapters 8-9)")}
@@ -261,8 +259,7 @@ prose.glue(total_hours=minutes["the whole book"] / 60, part1_minutes=minutes[PAR
 # `results/bench/` and read, not measured, when the book builds. Per method, the mean wall time
 # of a run and the spread of its runs' seconds per training epoch:
 
-# %% tags=["hide-input"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["hide-input", "nbval-check-output"]
 results.training_time_table(times, ["part", "runs of"])
 
 # %% [markdown]
@@ -475,8 +472,7 @@ prose.glue(retrainings=len(moved), identical_retrainings=int(moved["identical hi
            smoke_run_move=smoke["accuracy"]["value"], smoke_chapter_move=smoke["chapter_accuracy"]["value"],
            smoke_kd_move=smoke["first_epoch_loss:kd:kd"]["value"])
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 moved[["method", "seed", "setting", "stored on", "retrained on", "stored last acc", "retrained last acc",
        "last acc difference", "seed std of last acc", "seeds", "identical history"]].round(2)
 

@@ -32,7 +32,7 @@
 # -p profile smoke`) and the affected runs train anew. See {doc}`../book/reproduce`.
 # ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # student seeds 0 .. seeds-1
 fresh_results = False  # True: train everything anew in a temporary folder
@@ -80,8 +80,7 @@ baselines["role"] = ["teacher"] + ["student alone"] * len(students)
 # Test accuracy (%) at the last epoch, the number RepDistiller and the CRD paper report, and at
 # the best epoch, as mdistiller reports it; mean ± sample standard deviation over seeds.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 accuracy = results.summarise(baselines, by=["role", "model", "params"])
 accuracy[["role", "model", "params", "n", "last acc (%)", "best acc (%)"]]
 

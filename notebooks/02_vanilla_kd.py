@@ -21,7 +21,7 @@
 # builds the method from its three ingredients (soft targets, temperature, the KL loss),
 # measures it against the student alone over several seeds, and sweeps its two knobs.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of the student alone and of KD
 temperatures = [1, 2, 4, 8]  # temperature sweep (seed 0, default weights)
@@ -50,8 +50,7 @@ data = experiment.dataset_for(kd_cfg)
 # matter: adding the same constant to every logit leaves the softmax unchanged, so the logits
 # $[2, 3, 4]$ and $[-2, -1, 0]$ give exactly the same distribution.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for logits in ([2.0, 3.0, 4.0], [-2.0, -1.0, 0.0]):
     print(logits, "->", [round(p, 4) for p in torch.softmax(torch.tensor(logits), 0).tolist()])
 
@@ -98,8 +97,7 @@ plots.softmax_temperatures(first_logits, class_names=FASHION_CLASSES);
 # %%
 prose.source(losses.kd_loss)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 student_logits, teacher_logits = examples.logits(seed=0), examples.logits(seed=1)
 for t in (1, 2, 4, 8):
     z = student_logits.clone().requires_grad_()
@@ -124,8 +122,7 @@ alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 distilled = experiment.run_seeds(kd_cfg, seeds)
 frame, table = results.compare({"teacher": [teacher], "student alone": alone, "student + KD": distilled})
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "final train loss"]]
 
 # %% tags=["remove-cell"]
@@ -169,8 +166,7 @@ temperature_runs = [experiment.run(make_config("kd", profile, temperature=t)) fo
 temperature_frame = results.to_frame(temperature_runs)
 alone_seed0 = alone[0]["last_test_acc"]
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 temperature_frame[["temperature", "ce_weight", "kd_weight", "last_acc", "best_acc", "final_train_loss"]].round(4)
 
 # %%
@@ -202,8 +198,7 @@ weight_runs = [experiment.run(make_config("kd", profile, ce_weight=ce, kd_weight
 weight_frame = results.to_frame(weight_runs)
 weight_frame["(ce, kd)"] = [f"({ce}, {kd})" for ce, kd in weights]
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 weight_frame[["(ce, kd)", "temperature", "last_acc", "best_acc", "final_train_loss"]].round(4)
 
 # %%
@@ -230,8 +225,7 @@ prose.glue(best_weights=by_weights.idxmax(), weights_range=by_weights.max() - by
 # teacher. The papers' numbers are cited data from `results/reference/kd.csv`, each row naming
 # its paper, table and whether we could verify it against the source.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ours = table[["run", "model", "n", "last acc (%)", "paired gain over alone"]].assign(
     data=f"{data.name} ({profile} profile)")
 ours

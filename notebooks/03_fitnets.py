@@ -41,7 +41,7 @@
 # the paper, where the student is deeper than the teacher; {doc}`07_ild_in_practice` uses it.
 # The book's stored runs use the official form.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of every method
 fresh_results = False  # True: train everything anew in a temporary folder
@@ -66,8 +66,7 @@ fitnets_cfg = make_config("fitnets", profile)
 # %%
 prose.source(losses.hint_loss)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 regressed, hint = examples.feature_map(4, 8, 4, seed=0), examples.feature_map(4, 8, 4, seed=1)
 official, paper = losses.hint_loss(regressed, hint), losses.hint_loss(regressed, hint, form="paper")
 print(f"hint_loss official = {official.item():.6g}, paper = {paper.item():.6g}, "
@@ -101,8 +100,7 @@ plots.loss_curves({"FitNets": fitnets}, terms=("ce", "hint"));
 # Last- and best-epoch test accuracy, mean ± std over seeds, beside the student alone and
 # vanilla KD from the previous chapter (the same stored runs).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 frame, table = results.compare({"teacher": [teacher], "student alone": alone, "student + KD": distilled,
                                "student + FitNets": fitnets})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]

@@ -34,7 +34,7 @@
 # (`kdsrc.losses.at_loss`); the paper's norm is `form="paper"`. Defaults: $p = 2$, the three
 # stage outputs, cross-entropy weight 1 (`kdsrc.distillers.at`).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of every method
 fresh_results = False  # True: train everything anew in a temporary folder
@@ -64,8 +64,7 @@ data = experiment.dataset_for(at_cfg)
 display(prose.source(losses.attention_map))
 prose.source(losses.at_loss)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 student_maps = [examples.feature_map(4, 8, 8, seed=0), examples.feature_map(4, 16, 4, seed=1)]
 teacher_maps = [examples.feature_map(4, 16, 8, seed=2), examples.feature_map(4, 32, 8, seed=3)]
 print("attention maps, student:", [tuple(losses.attention_map(f).shape) for f in student_maps],
@@ -96,8 +95,7 @@ distilled = experiment.run_seeds(make_config("kd", profile), seeds)
 transferred = experiment.run_seeds(at_cfg, seeds)
 plots.loss_curves({"AT": transferred}, terms=("ce", "at"));
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 frame, table = results.compare({"teacher": [teacher], "student alone": alone, "student + KD": distilled,
                                "student + AT": transferred})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]

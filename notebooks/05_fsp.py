@@ -45,7 +45,7 @@
 # epochs, somewhat more than RepDistiller's {glue:text}`paper_first_stage_share:.1f` % (30 of 240)
 # ({doc}`../book/reproduce`).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of every method
 fresh_results = False  # True: train everything anew in a temporary folder
@@ -79,8 +79,7 @@ prose.glue(first_stage_share=100 * fsp_cfg.method_params["init_epochs"] / fsp_cf
 display(prose.source(losses.fsp_matrix))
 prose.source(losses.fsp_loss)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 student_pair = (examples.feature_map(4, 8, 8, seed=0), examples.feature_map(4, 16, 4, seed=1))
 teacher_pair = (examples.feature_map(4, 8, 8, seed=2), examples.feature_map(4, 16, 4, seed=3))
 print("FSP matrix:", tuple(losses.fsp_matrix(*student_pair).shape))
@@ -123,8 +122,7 @@ print(f"first stage: {fsp_cfg.method_params['init_epochs']} epochs on the FSP lo
 # {glue:text}`stage_loss_first:.3f` in the first epoch to {glue:text}`stage_loss_last:.3f` in
 # epoch {glue:text}`stage_epochs:d`, {glue:text}`stage_loss_drop:.0f` % lower:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 results.first_stage_table(fsp).round(3)
 
 # %% tags=["remove-cell"]
@@ -133,8 +131,7 @@ stage_loss = results.first_stage_table(fsp).loc["fsp"].mean(axis=1)
 prose.glue(stage_loss_first=stage_loss.iloc[0], stage_loss_last=stage_loss.iloc[-1], stage_epochs=int(stage_loss.index[-1]),
            stage_loss_drop=100 * (1 - stage_loss.iloc[-1] / stage_loss.iloc[0]))
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 groups = {"teacher": [teacher], "student alone": alone, "student + KD": distilled, "student + FSP": fsp}
 frame, table = results.compare(groups)
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]

@@ -56,7 +56,7 @@
 # cross-entropy main stage, since it produced the AB numbers of the CRD paper's tables
 # (chapter 13). This chapter's runs use the official connectors.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of every method
 fresh_results = False  # True: train everything anew in a temporary folder
@@ -84,8 +84,7 @@ data = experiment.dataset_for(ab_cfg)
 # %%
 prose.source(losses.ab_loss)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 student_preact, teacher_preact = examples.feature_map(4, 8, 4, seed=0), examples.feature_map(4, 8, 4, seed=1)
 print(f"share of neurons on the wrong side of the teacher's boundary: {((student_preact > 0) != (teacher_preact > 0)).double().mean().item():.6g}")
 for margin in (1.0, 0.5, 0.0):
@@ -110,8 +109,7 @@ networks = teachers.baseline_networks(ab_cfg)
 features = {name: engine.predict_features(net, images, data) for name, net in networks.items()}
 plots.preactivations(features, margin=ab_cfg.method_params["margin"]);
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 probes.boundary_table(features, margin=ab_cfg.method_params["margin"]).round(1)
 
 # %% [markdown]
@@ -127,8 +125,7 @@ print(f"first stage: {ab_cfg.method_params['init_epochs']} epochs on the AB loss
 # %% [markdown]
 # The AB loss during the first stage, per epoch and seed:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 results.first_stage_table(ab).round(3)
 
 # %% [markdown]
@@ -141,8 +138,7 @@ results.first_stage_table(ab).round(3)
 # %%
 ab_repdistiller = experiment.run_seeds(make_config("ab", profile, ce_weight=1.0, kd_weight=0.0), seeds)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 groups = {"teacher": [teacher], "student alone": alone, "student + KD": distilled,
           "student + AB (official)": ab, "student + AB (RepDistiller)": ab_repdistiller}
 frame, table = results.compare(groups)

@@ -27,7 +27,7 @@
 #
 # The chapter closes with one table of every method so far.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of every method
 fresh_results = False  # True: train everything anew in a temporary folder
@@ -57,8 +57,7 @@ fitnets_by_layer = {f"FitNets, stage {layer}": experiment.run_seeds(make_config(
 at_by_layers = {"AT, stages 1, 2, 3": experiment.run_seeds(make_config("at", profile, layers=(1, 2, 3)), seeds),
                 "AT, stage 3": experiment.run_seeds(make_config("at", profile, layers=(3,)), seeds)}
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 frame, table = results.compare({"student alone": alone, **fitnets_by_layer, **at_by_layers})
 table[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
@@ -165,8 +164,7 @@ prose.glue(fitnets_x=ratio["fitnets"], at_x=ratio["at"], kd_x=ratio["kd"], fsp_x
 # the number of trainable parameters the method adds (its connector), 0 where it needs none,
 # or the one-line error it gives. This builds the distillers only; nothing trains.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 compat = compatibility("resnet8", ["resnet14", "wrn_16_2", "resnet8x4"], data=experiment.dataset_for(make_config("vanilla", profile)))
 compat
 
@@ -188,8 +186,7 @@ compat
 # benchmark above; the first stage of FSP and AB comes on top, with its own ratio), and the
 # trainable parameters each method adds to the student.
 
-# %% tags=["remove-cell"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["remove-cell", "nbval-check-output"]
 # (hidden in the book) the regression test's view of the summary: every column but the timings
 names = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at", "FSP": "fsp", "AB": "ab"}
 summary = results.method_summary(methods, bench.method_costs(profile), names)

@@ -48,7 +48,7 @@
 # (1, 1). The paper's cross-entropy SR is `form="paper"` (`kdsrc.losses.srrl_losses`,
 # `kdsrc.distillers.srrl`).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of every method
 fresh_results = False  # True: train everything anew in a temporary folder
@@ -78,8 +78,7 @@ prose.source(losses.srrl_losses)
 # and the teacher's pooled feature moved along a direction the classifier cannot see (its
 # component in the classifier's row space removed).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 channels, classes = 8, 4
 teacher_fc = torch.nn.Linear(channels, classes, dtype=torch.float64)
 with torch.no_grad():
@@ -126,8 +125,7 @@ teacher = experiment.run(srrl_cfg.teacher_config())
 alone = experiment.run_seeds(make_config("vanilla", profile), seeds)
 networks = teachers.baseline_networks(srrl_cfg)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 images, labels = data.test.images[:2000], data.test.labels[:2000]
 features = {name: engine.predict_features(net, images, data) for name, net in networks.items()}
 classifier_check = probes.classifier_table(features, networks["teacher"].fc, labels).round(2)
@@ -159,8 +157,7 @@ runs = {"student alone": alone,
         "student + SRRL, FM only": experiment.run_seeds(make_config("srrl", profile, sr_weight=0.0), seeds),
         "student + SRRL, SR only": experiment.run_seeds(make_config("srrl", profile, fm_weight=0.0), seeds)}
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 frame, table = results.compare({"teacher": [teacher], **runs})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 

@@ -66,7 +66,7 @@
 # finite, with the same values elsewhere (`kdsrc.losses.binary_kl_norm`; the tests compare both
 # forms and check finiteness up to gaps of $10^4$ in float32 and bfloat16).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of every method
 fresh_results = False  # True: train everything anew in a temporary folder
@@ -87,8 +87,7 @@ root = experiment.use(fresh=fresh_results, stored_only=stored_only)
 # The two logit vectors of the paper's example, their softmax probabilities and their
 # per-class sigmoids ($T = 1$):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 example = {"[2, 3, 4]": [2.0, 3.0, 4.0], "[-2, -1, 0]": [-2.0, -1.0, 0.0]}
 probes.logit_levels(example).round(3).pivot(index="class", columns="logits", values=["logit", "softmax", "sigmoid"])
 
@@ -96,8 +95,7 @@ probes.logit_levels(example).round(3).pivot(index="class", columns="logits", val
 # Seen as a student and a teacher, the two vectors are identical to vanilla KD at every
 # temperature; both logit-level losses see that every logit is 4 too high:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 probes.loss_between(example["[2, 3, 4]"], example["[-2, -1, 0]"]).round(4)
 
 # %% [markdown]
@@ -135,8 +133,7 @@ prose.source(losses.binary_kl_norm)
 # at three temperatures, then with every logit of both networks raised by 6, as if the teacher
 # were confident on every class; beside them BinaryKL-Norm's log-cosh form and vanilla KD:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 student, teacher = examples.logits(seed=5), examples.logits(seed=6)  # [4, 10], uniform in [-5, 5]
 print(f"{'T':>2}{'shift':>7}{'BinaryKL':>11}{'BinaryKL-Norm':>15}{'log-cosh form':>15}{'KD':>10}")
 for temperature in (1, 2, 4):
@@ -169,8 +166,7 @@ runs = {"student alone": experiment.run_seeds(make_config("vanilla", profile), s
         "one head: CE + BinaryKL": experiment.run_seeds(make_config("ce_binary_kl", profile, measure_gradients=True), seeds),
         "two heads: DHKD": experiment.run_seeds(make_config("dhkd", profile), seeds)}
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 frame, table = results.compare({"teacher": [teacher], **runs})
 table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 
@@ -178,8 +174,7 @@ table[["run", "model", "n", "last acc (%)", "best acc (%)", "paired gain over al
 # The two heads against the one, seed by seed (last-epoch accuracy of the one-head run minus
 # that of the two-head run with the same seed, mean ± std):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 one_head, two_heads = (frame[frame.run == label] for label in ("one head: CE + BinaryKL", "two heads: DHKD"))
 print("one head − two heads:", results.paired_gain(one_head, two_heads), "points")
 
@@ -300,8 +295,7 @@ for setting, overrides in probe_settings.items():
     if setting == "KD weight 10":
         probe_runs[f"two heads, {setting}"] = [experiment.run(make_config("dhkd", profile, **overrides))]
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 probe_frame, probe_table = results.compare(probe_runs, baseline="one head, as above")
 probe_table[["run", "n", "last acc (%)", "best acc (%)"]]
 
@@ -356,8 +350,7 @@ plots.learning_curves(probe_runs);
 # idle machine) and the trainable parameters each adds beyond the student (the auxiliary head,
 # dropped after training):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 variant_frame, variant_table = results.compare({"student alone": runs["student alone"], **variants})
 variant_table[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]]
 

@@ -51,7 +51,7 @@
 # its 5 000-image transfer set, trained by vanilla KD with the book's settings ($T = 4$,
 # `ce_weight=0.1`, `kd_weight=0.9`), three seeds each.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of every configuration
 fresh_results = False  # True: train everything anew in a temporary folder
@@ -87,8 +87,7 @@ prose.source(TeacherEnsemble.combine)
 # examples into 10 classes, and a student's fixed logits, at the book's $T = 4$. KD from each
 # member alone, the mean of those four losses, and KD from the two ensembles:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 class Member(torch.nn.Module):
     """A trained network reduced to its classifier, reading fixed features."""
 
@@ -149,8 +148,7 @@ print(f"largest gradient difference, mean logits against the four: {(grad['logit
 # use the first two). A probability ensemble's accuracy is that of its members' averaged
 # distributions at the students' temperature, $T = 4$.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ensembles = {f"{k} × resnet8, mean {label}": kd(teacher="resnet8", teacher_ensemble=k, ensemble=mode)
              for mode, label in (("logits", "logits"), ("probs", "probabilities")) for k in (2, 4)}
 teachers = {name: experiment.run(kd(teacher=name).teacher_config()) for name in ("resnet8", "resnet14", "resnet20")}
@@ -197,8 +195,7 @@ single = "one resnet8"
 runs = {single: experiment.run_seeds(kd(teacher="resnet8"), seeds),
         **{name: experiment.run_seeds(cfg, seeds) for name, cfg in ensembles.items()}}
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 frame, table = results.compare(runs, baseline=single)
 table[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]].rename(
     columns={"paired gain over alone": f"paired gain over {single}"})
@@ -261,8 +258,7 @@ book_kd = "KD, resnet14 teacher"
 augmented = {book_kd: experiment.run_seeds(kd(), seeds),
              **{f"+ {kind}": experiment.run_seeds(kd(mixing=kind), seeds) for kind in ("mixup", "cutmix")}}
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 aug_frame, aug_table = results.compare(augmented, baseline=book_kd)
 aug_table[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]].rename(
     columns={"paired gain over alone": f"paired gain over {book_kd}"})
@@ -321,8 +317,7 @@ by_size = {f"from resnet8 ({teachers['resnet8']['parameters'] / 1e6:.2f} M)": ru
            f"from resnet20 ({teachers['resnet20']['parameters'] / 1e6:.2f} M)":
                experiment.run_seeds(kd(teacher="resnet20", teacher_cache=False), seeds)}
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 size_frame, size_table = results.compare(by_size, baseline=next(iter(by_size)))
 size_table.insert(1, "teacher acc (%)", [teachers[name]["last_test_acc"] for name in teachers])
 size_table[["run", "teacher acc (%)", "n", "last acc (%)", "best acc (%)", "paired gain over alone"]].rename(
@@ -336,8 +331,7 @@ plots.sweep(size_frame, x="run", label_rotation=15);
 # epoch (mean ± std over seeds; the distillation term `kd` is $0.9\,T^2\,\mathrm{KL}$, as
 # trained), for the three sizes and the four-member ensemble.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 results.final_loss_terms({**by_size, "from 4 × resnet8, mean logits": runs["4 × resnet8, mean logits"]})
 
 # %% tags=["remove-cell"]

@@ -29,7 +29,7 @@
 # book's (a resnet8 student on 5 000 Fashion-MNIST images for 10 epochs); what transfers to
 # other scales is the way of measuring, and the directions more than the sizes.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke (seconds), cpu (the book), paper (CIFAR-100 on a GPU)
 seeds = 3  # seeds of every configuration
 temperatures = [1, 2, 4, 8]  # chapter 2's temperature sweep (seed 0)
@@ -59,8 +59,7 @@ teacher = experiment.run(kd_cfg.teacher_config())
 # images with the teacher's own recipe (3 epochs; it is the resnet8 teacher of chapter 11).
 # The teacher's training is a one-off cost that every student distilled from it shares.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 all_labels = experiment.run(make_config("kd", profile, teacher="resnet8").teacher_config())
 frame, table = results.compare({"resnet8 alone, transfer set": alone, "resnet8 + KD, transfer set": distilled,
                                  "resnet8 alone, all training images": [all_labels]},
@@ -113,8 +112,7 @@ prose.glue(kd_x=costs.at["kd", "epoch time × alone"], kd_gain=kd_gain.mean(), k
 # Chapter 2's two sweeps, one seed each (seed 0), beside the seed spread of the default
 # setting ($T = 4$, `ce_weight=0.1`, `kd_weight=0.9`), which is the scale a difference must beat.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 t_runs = {f"T = {t}": [experiment.run(make_config("kd", profile, temperature=t))] for t in temperatures}
 w_runs = {f"(ce, kd) = ({ce}, {w})": [experiment.run(make_config("kd", profile, ce_weight=ce, kd_weight=w))]
           for ce, w in weights}
@@ -158,8 +156,7 @@ prose.glue(t1_gain=t_gain.iloc[0], t_rest_gain_low=t_gain.iloc[1:].min(), t_rest
 # Chapter 11's capacity-gap experiment: the same student from teachers of growing size, and
 # from an ensemble of four same-size teachers.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 gap = {"resnet8": experiment.run_seeds(make_config("kd", profile, teacher="resnet8"), seeds),
        "resnet14 (the book's)": distilled,
        "resnet20": experiment.run_seeds(make_config("kd", profile, teacher="resnet20", teacher_cache=False), seeds),
@@ -203,8 +200,7 @@ prose.glue(teacher_gap=gap["resnet14 (the book's)"][0]["teacher_test_acc"] - gap
 # and looked up: `kdsrc.teachers.logit_cache`. The stored benchmark (`python -m kdsrc bench teacher-cache`, four
 # epochs a mode, best epoch after the first) measures both against the student alone:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 cache_bench = bench.teacher_cache_cost(profile)
 print(f"{cache_bench['student']} student, {cache_bench['teacher']} teacher, {cache_bench['train_images']} images, "
       f"{cache_bench['hardware']['cpu']}, {cache_bench['threads']} threads")
@@ -257,8 +253,7 @@ prose.glue(cache_views=cache_bench["cache_build_seconds"] / on_the_fly, cache_re
 # Chapter 7 measured the three the literature names. In one table, each ILD method's gain over
 # the student alone and its training cost beside KD's (chapter 10's runs and benchmark):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ild_methods = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at", "FSP": "fsp", "AB": "ab"}
 ild_runs = {name: alone if method == "vanilla" else distilled if method == "kd"
             else experiment.run_seeds(make_config(method, profile), seeds) for name, method in ild_methods.items()}
@@ -315,8 +310,7 @@ prose.glue(fitnets1_gain=difference(layer_frame, "FitNets, stage 1", "student al
 # How much does that choice change a ranking? Chapter 10's thirteen rows (the nine methods
 # and four best variants), ranked every way: 1 is the most accurate.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 table_runs = {name: experiment.run_seeds(make_config(method, profile, **book.MEASURED_RUNS.get(method, {})), seeds)
               for name, method in book.METHOD_LABELS.items()}  # as stored by chapter 10
 table_runs.update({
@@ -333,16 +327,14 @@ ranks
 # The pairs of rows each way of reporting puts in another order than the mean of the last
 # epochs (out of all pairs of the thirteen rows):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 results.reordered_pairs(ranks)
 
 # %% [markdown]
 # And the pairs whose means differ by less than the larger of their two seed standard
 # deviations, the orders no table of three seeds can be sure of:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 close = results.pairs_within_spread(table_frame)
 print(f"{len(close)} of {len(ranks) * (len(ranks) - 1) // 2} pairs:")
 for a, b in close:

@@ -63,7 +63,7 @@
 # `teacher_checkpoint` field, `--set teacher_checkpoint=PATH`). Afterwards, `make book` shows
 # whatever is stored; it never trains this chapter's runs.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "paper"  # the runs planned and shown are always the paper profile's (`make book` passes the book's cpu)
 train = False  # True: train every run of the plan that is not stored (a GPU and CIFAR-100 needed)
 data_root = None  # a torchvision root holding cifar-100-python/ (needed to train)
@@ -103,8 +103,7 @@ prose.glue(paper_epochs=recipe.epochs, paper_batch=recipe.batch_size, paper_lr=f
 # the next run resumes it) or missing. A teacher or a student alone that several pairs share is
 # one run, counted in the first table that needs it.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 reproduce.progress(plan_status)
 
 # %% [markdown]
@@ -112,8 +111,7 @@ reproduce.progress(plan_status)
 # reason given (found by building each method for each pair on a 32×32 image, which the tests
 # repeat):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 reproduce.skipped(pairs, methods)
 
 # %% [markdown]
@@ -148,8 +146,7 @@ plan_status
 # from our last epoch; compare our best-epoch column only with best-epoch papers. How many
 # runs CRD averaged per number could not be verified.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 pair_list = reproduce.pairs_from(pairs)
 cited = results.crd_reference()
 ours = results.reproduction_table(*reproduce.stored_runs(runs), pair_list, cited)
@@ -165,8 +162,7 @@ else:
 # and `ild.csv`, where each row names its source; the CRD paper ran no SRRL, DHKD or
 # CE + BinaryKL, so those methods have no cited column:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 results.cited_table(cited, pair_list)
 
 # %% [markdown]
@@ -177,8 +173,7 @@ results.cited_table(cited, pair_list)
 # alone, student alone, and KD with the teacher on every batch, at batch 64. The seconds of
 # an epoch are the benchmark's training images over that rate.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 bench = results.stored_bench("paper", "pairs", root)
 if bench is None:
     print("No pairs benchmark is stored (results/bench/paper/pairs.json), so no epoch time or "
@@ -204,8 +199,7 @@ else:
 # `results/bench/paper/reference_loop.json`, with the machine it ran on: the ratio says how
 # much faster our loop is there, and a GPU's ratio comes only from running it on a GPU.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 comparison = results.stored_bench("paper", "reference_loop", root)
 if comparison is None:
     print("No comparison with RepDistiller's loop is stored (results/bench/paper/reference_loop.json); "
@@ -235,8 +229,7 @@ else:
 # - the evaluation on the 10 000 test images after every epoch is not included;
 # - a teacher or a student alone that several pairs share is counted once.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 if bench is not None:
     display(results.projected_hours(bench, plan_status))
 

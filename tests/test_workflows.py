@@ -1,5 +1,6 @@
 """The GitHub Actions workflows pass actionlint, and the book's staged ``_config.yml`` takes its
 repository from ``GITHUB_REPOSITORY`` (and names none without it)."""
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -95,8 +96,9 @@ def test_staged_config_takes_the_repository_from_GITHUB_REPOSITORY(tmp_path):
     assert staged["html"]["use_repository_button"] and staged["html"]["use_issues_button"]
     assert staged["parse"]["myst_substitutions"]["clone_url"] == "https://github.com/someone/kd-fork.git"
     assert {**staged["parse"], "myst_substitutions": source["parse"]["myst_substitutions"]} == source["parse"]
-    assert {k: v for k, v in staged.items() if k not in ("repository", "html", "parse")} == \
-        {k: v for k, v in source.items() if k != "parse"}
+    assert {k: v for k, v in staged.items() if k not in ("repository", "html", "parse", "sphinx")} == \
+        {k: v for k, v in source.items() if k not in ("parse", "sphinx")}
+    assert staged["sphinx"] == _with_served_mathjax(source)["sphinx"]
     options = _theme_options(tmp_path)
     assert "'repository_url': 'https://github.com/someone/kd-fork'" in options
     assert "'use_repository_button': True" in options and "'use_issues_button': True" in options
@@ -108,11 +110,40 @@ def test_staged_config_of_a_pull_request_links_its_branch(tmp_path):
     assert yaml.safe_load((tmp_path / "_config.yml").read_text())["repository"]["branch"] == "fix-typo"
 
 
+def _book_config():
+    spec = importlib.util.spec_from_file_location("book_config", ROOT / ".ci" / "book_config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _with_served_mathjax(config: dict) -> dict:
+    """``config`` as staged where the test set-up's MathJax package is installed (it is: the book extra)."""
+    sphinx = config["sphinx"]
+    return {**config, "sphinx": {**sphinx, "config": {**sphinx["config"], "html_extra_path": ["_mathjax"],
+                                                      "mathjax_path": "mathjax/tex-mml-chtml.js"}}}
+
+
 def test_staged_config_without_GITHUB_REPOSITORY_is_the_config_and_has_no_buttons(tmp_path):
     assert _stage(tmp_path).returncode == 0
-    assert (tmp_path / "_config.yml").read_text() == (ROOT / "_config.yml").read_text()
+    source = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert yaml.safe_load((tmp_path / "_config.yml").read_text()) == _with_served_mathjax(source)
     options = _theme_options(tmp_path)
     assert "use_repository_button': True" not in options and "use_issues_button': True" not in options
+
+
+def test_the_staged_book_serves_mathjax_and_its_fonts_itself(tmp_path):
+    assert _stage(tmp_path).returncode == 0
+    served = tmp_path / "_mathjax" / "_static" / "mathjax"
+    assert (served / "tex-mml-chtml.js").stat().st_size > 500_000
+    assert list((served / "output" / "chtml" / "fonts" / "woff-v2").glob("MathJax_Main-Regular.woff"))
+    assert (served / "input" / "tex" / "extensions" / "boldsymbol.js").is_file()
+
+
+def test_without_the_mathjax_package_the_book_keeps_the_cdn(tmp_path):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert _book_config().served_mathjax(config, tmp_path, None) is config
+    assert not (tmp_path / "_mathjax").exists()
 
 
 def test_staged_config_refuses_a_malformed_GITHUB_REPOSITORY_in_one_line(tmp_path):
@@ -172,3 +203,27 @@ def test_pushes_to_main_build_the_book_and_deploy_it_to_pages():
 def test_workflows_install_debians_fashion_mnist(name):
     (job, *_) = _workflow(name)["jobs"].values()
     assert any("sudo apt-get install -y -qq dataset-fashion-mnist" in run for run in _runs(job))
+
+
+# --- the executed pages ---------------------------------------------------------------------------
+
+def test_book_pages_hides_the_cell_papermill_injects_and_keeps_it(tmp_path):
+    import nbformat
+    page = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('profile = "paper"', metadata={"tags": ["parameters", "remove-cell"]}),
+        nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("print(profile)")])
+    path = tmp_path / "page.ipynb"
+    nbformat.write(page, path)
+    proc = subprocess.run([sys.executable, str(ROOT / ".ci" / "book_pages.py"), str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    cells = nbformat.read(path, as_version=4).cells
+    assert [c.metadata.get("tags", []) for c in cells] == [["parameters", "remove-cell"],
+                                                           ["injected-parameters", "remove-cell"], []]
+    assert cells[1].source == 'profile = "cpu"'
+
+
+def test_make_notebooks_hides_each_executed_pages_injected_cell():
+    proc = subprocess.run(["make", "-n", "notebooks"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count(".ci/book_pages.py") == 2  # after the chapters' papermill, and the book pages'

@@ -17,7 +17,7 @@ PAIRS ?= all
 METHODS ?= all
 SEEDS ?= 3
 
-.PHONY: book test test-retraining env data notebooks pair regression-notebooks smoke-spread bench reproduce clean
+.PHONY: book test test-browser test-retraining env data browser notebooks pair regression-notebooks smoke-spread bench reproduce clean
 
 ## book: set up, execute the notebooks (from stored runs when present), build the HTML book
 ## (the pages under book/ that are notebooks, book/*.py, were executed there by `notebooks`: their
@@ -32,10 +32,22 @@ book: env data notebooks
 	jupyter-book build -W --keep-going $(STAGE)
 	@echo "book: $(abspath $(STAGE))/_build/html/index.html"
 
-## test: set up, then the whole suite: unit tests, nbval of the chapters rebuilt from stored runs
-## (exact), the chapters retrained at smoke scale (within measured bands), the prose and workflow checks
-test: env data
+## test: set up, build the book, then the whole suite: unit tests, nbval of the chapters rebuilt from
+## stored runs (exact), the chapters retrained at smoke scale (within measured bands), the prose and
+## workflow checks, and the built book's pages (tests/test_built_book.py; a few in a browser)
+test: env data browser book
 	$(BIN)/python -m pytest
+
+## test-browser: every page of the built book rendered in a headless Chromium with no network
+test-browser: env browser book
+	KDSRC_BROWSER_PAGES=all $(BIN)/python -m pytest tests/test_built_book.py -k browser
+
+## browser: Debian's chromium for the built-book tests, when apt-get is usable and none is found
+browser:
+	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
+	    && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
 
 ## test-retraining: only the tests whose numbers come from training (RETRAINING narrows them with -k);
 ## .ci/run repeats them as another machine would compute them, e.g.

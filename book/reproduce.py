@@ -260,7 +260,7 @@ prose.glue(total_hours=minutes["the whole book"] / 60, part1_minutes=minutes[PAR
 # of a run and the spread of its runs' seconds per training epoch:
 
 # %% tags=["hide-input", "nbval-check-output"]
-results.training_time_table(times, ["part", "runs of"])
+results.show(results.training_time_table(times, ["part", "runs of"]))
 
 # %% [markdown]
 # What sets those costs:

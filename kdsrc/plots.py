@@ -179,6 +179,10 @@ def measurement_curves(runs: dict[str, list[dict]], keys: dict[str, str], refere
     return grid.figure
 
 
+COST_LABELS = {"run time × alone": "whole run's training time × student alone (first stage included)",
+               "epoch time × alone": "training epoch time × student alone"}
+
+
 def accuracy_vs_cost(table: pd.DataFrame, x: str = "epoch time × alone", y: str = "last_mean",
                      error: str = "last_std", label: str = "run"):
     """Accuracy (mean, with ± std bars over seeds) against a cost column, one marker per row,
@@ -187,7 +191,45 @@ def accuracy_vs_cost(table: pd.DataFrame, x: str = "epoch time × alone", y: str
     ax.errorbar(table[x], table[y], yerr=table[error], fmt="none", ecolor="gray", capsize=3, zorder=1)
     sns.scatterplot(table, x=x, y=y, hue=label, style=label, s=80, ax=ax, zorder=2)
     ax.legend(title=None, bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
-    ax.set_xlabel(x)
+    ax.set_xlabel(COST_LABELS.get(x, x))
     ax.set_ylabel("last-epoch test accuracy (%)")
+    fig.tight_layout()
+    return fig
+
+
+def gain_vs_cost(gains: pd.DataFrame, cost: pd.Series, cost_label: str = "whole run's training time × student alone"):
+    """Each method's paired gain over the student alone (:func:`kdsrc.results.paired_gains`: the
+    marker its mean, the bar its t-interval) against what its whole run costs (``cost``, indexed
+    by the same ``run`` labels), one labelled marker per method, nothing joined."""
+    frame = gains.assign(cost=gains.run.map(cost))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.axhline(0, color="gray", lw=1, ls="--")
+    ax.errorbar(frame.cost, frame["mean"], yerr=[frame["mean"] - frame.low, frame.high - frame["mean"]],
+                fmt="o", color="black", ecolor="gray", capsize=3)
+    for row in frame.itertuples():
+        ax.annotate(row.run, (row.cost, row.mean), xytext=(6, 4), textcoords="offset points", fontsize=9)
+    ax.set_xlabel(cost_label)
+    ax.set_ylabel("paired gain over the student alone (points)")
+    fig.tight_layout()
+    return fig
+
+
+PLAN_STATES = {"stored": "tab:green", "in progress": "tab:orange", "missing": "lightgray"}
+
+
+def plan_progress(plan_rows: pd.DataFrame, hours: pd.Series):
+    """A plan's projected training hours (:func:`kdsrc.results.run_hours`) per teacher-student
+    pair, its teachers and its students alone on rows of their own, each bar split by whether
+    the runs are stored, in progress or missing (:func:`kdsrc.reproduce.status`)."""
+    groups = [f"{teacher} → {model}" if role == "distilled" else f"{role}s" if role == "teacher" else "students alone"
+              for role, teacher, model in zip(plan_rows.role, plan_rows.teacher, plan_rows.model)]
+    frame = plan_rows.assign(group=groups, hours=hours)
+    wide = frame.pivot_table(index="group", columns="state", values="hours", aggfunc="sum", fill_value=0.0, sort=False)
+    wide = wide.reindex(columns=list(PLAN_STATES), fill_value=0.0).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(wide) + 1.2))
+    wide.plot.barh(stacked=True, color=list(PLAN_STATES.values()), ax=ax, width=0.75)
+    ax.set_xlabel("projected training hours")
+    ax.set_ylabel(None)
+    ax.legend(title="runs", loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig

@@ -115,4 +115,4 @@ plots.learning_curves({"teacher": [teacher], "student alone": students});
 cost = baselines.groupby(["role", "model"], sort=False).agg(
     params=("params", "first"), epochs=("epochs", "first"), sec_per_epoch=("sec_per_epoch", "mean"),
     peak_mem_mb=("peak_mem_mb", "max")).round(1)
-cost
+results.show(cost)

@@ -154,7 +154,7 @@ plots.learning_curves({"student alone": alone, "student + KD": distilled});
 # %%
 cost = results.cost(frame)
 prose.glue(kd_cost_ratio=cost.loc["student + KD", "ratio to alone"])
-cost
+results.show(cost)
 
 # %% [markdown]
 # ## Sweeping the temperature
@@ -233,7 +233,7 @@ ours
 # %%
 cited = results.reference("kd")
 crd = results.cited_gains(cited[cited.dataset == "cifar100"], "kd")
-crd
+results.show(crd)
 
 # %% [markdown]
 # CRD paper {cite}`tian2020contrastive`, CIFAR-100 top-1 (%), last epoch, as printed in the

@@ -132,7 +132,7 @@ prose.glue(fitnets_acc=wide["student + FitNets"].mean(), fitnets_gain=fitnets_ga
 cost = results.cost(frame)
 prose.glue(fitnets_cost_ratio=cost.loc["student + FitNets", "ratio to alone"],
            kd_cost_ratio=cost.loc["student + KD", "ratio to alone"])
-cost
+results.show(cost)
 
 # %% [markdown]
 # ## The papers' numbers
@@ -148,7 +148,7 @@ cost
 # %%
 crd_cited = results.crd_reference()
 crd = results.cited_gains(crd_cited, "fitnets")
-crd
+results.show(crd)
 
 # %%
 cited = results.reference("ild")

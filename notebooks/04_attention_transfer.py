@@ -125,7 +125,7 @@ prose.glue(at_acc=wide["student + AT"].mean(), at_gain=at_gains.mean(), at_gain_
 # %%
 cost = results.cost(frame)
 prose.glue(at_cost_ratio=cost.loc["student + AT", "ratio to alone"], kd_cost_ratio=cost.loc["student + KD", "ratio to alone"])
-cost
+results.show(cost)
 
 # %% [markdown]
 # ## The papers' numbers
@@ -134,7 +134,7 @@ cost
 
 # %%
 crd = results.cited_gains(results.crd_reference(), "at")
-crd
+results.show(crd)
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below

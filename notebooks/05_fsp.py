@@ -166,7 +166,7 @@ prose.glue(fsp_gain=fsp_gains.mean(), fsp_gain_std=fsp_gains.std(), fsp_seeds_up
 cost = results.cost(frame, groups=groups, first_stage=True)
 prose.glue(fsp_cost_ratio=cost.loc["student + FSP", "ratio to alone"],
            fsp_first_stage_ratio=results.first_stage_seconds(fsp) / cost.loc["student alone", "sec_per_epoch"])
-cost
+results.show(cost)
 
 # %% [markdown]
 # ## The papers' numbers
@@ -178,7 +178,7 @@ cost
 crd = results.cited_gains(results.crd_reference(), "fsp")
 prose.glue(crd_fsp_gain_min=crd["fsp gain"].min(), crd_fsp_gain_max=crd["fsp gain"].max(),
            crd_fsp_pairs=int(crd["fsp gain"].notna().sum()))
-crd
+results.show(crd)
 
 # %% [markdown]
 # The FSP paper's own tables (its ResNets, trained for fewer epochs than the CRD recipe), as

@@ -208,7 +208,7 @@ prose.glue(ab_gain=ab_gains.mean(), ab_gain_std=ab_gains.std(), abr_gain=abr_gai
 cost = results.cost(frame, groups=groups, first_stage=True)
 prose.glue(ab_cost_ratio=cost.loc["student + AB (official)", "ratio to alone"],
            ab_first_stage_ratio=results.first_stage_seconds(ab) / cost.loc["student alone", "sec_per_epoch"])
-cost
+results.show(cost)
 
 # %% [markdown]
 # ## The papers' numbers
@@ -218,7 +218,7 @@ cost
 
 # %%
 crd = results.cited_gains(results.crd_reference(), "ab")
-crd
+results.show(crd)
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below

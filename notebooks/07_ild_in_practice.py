@@ -124,11 +124,11 @@ methods = {"student alone": alone,
            **{name: experiment.run_seeds(make_config(method, profile), seeds)
               for name, method in (("FitNets", "fitnets"), ("AT", "at"), ("FSP", "fsp"), ("AB", "ab"))}}
 all_frame = results.compare(methods)[0]
-results.cost(all_frame, groups=methods, first_stage=True)
+results.show(results.cost(all_frame, groups=methods, first_stage=True))
 
 # %%
 bench_costs = results.method_costs_frame(bench.method_costs(profile))
-bench_costs
+results.show(bench_costs)
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below
@@ -210,5 +210,5 @@ prose.glue(kd_gain=paired(all_frame, "KD")[0], fitnets_gain=paired(all_frame, "F
 # ranking: FitNets with the stage-3 hint is the best of all.
 
 # %%
-summary[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "epoch time × alone",
-         "first-stage epochs", "first-stage epoch × alone", "extra parameters"]]
+results.show(summary[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "epoch time × alone",
+                      "first-stage epochs", "first-stage epoch × alone", "extra parameters"]])

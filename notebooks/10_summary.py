@@ -58,14 +58,14 @@ summary = results.method_summary(runs, bench.method_costs(profile), methods)
 summary[["run", "n", "last acc (%)", "best acc (%)", "paired gain over alone", "first-stage epochs", "extra parameters"]]
 
 # %%
-summary.drop(columns=["last_mean", "last_std"])
+results.show(summary.drop(columns=["last_mean", "last_std"]))
 
 # %% [markdown]
-# Accuracy against training cost (mean and ± std over seeds; the cost of a first stage is
-# not included):
+# Accuracy against the training time of a whole run relative to the student alone's, a first
+# stage included (the marker is the mean over seeds, the bar ± one standard deviation):
 
 # %%
-plots.accuracy_vs_cost(summary, x="epoch time × alone");
+plots.accuracy_vs_cost(summary, x="run time × alone");
 
 
 # %% tags=["remove-cell"]

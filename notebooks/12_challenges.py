@@ -40,7 +40,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import bench, book, experiment, prose, results
+from kdsrc import bench, book, experiment, plots, prose, results
 from kdsrc.config import from_dict, make_config
 from kdsrc.distillers import METHODS
 
@@ -261,7 +261,16 @@ ild = results.method_summary(ild_runs, bench.method_costs(profile), ild_methods)
 ild[["run", "last acc (%)", "paired gain over alone", "first-stage epochs", "extra parameters"]]
 
 # %%
-ild[["run", "epoch time × alone", "first-stage epoch × alone", "peak memory above start (MB)"]]
+results.show(ild[["run", "epoch time × alone", "first-stage epoch × alone", "peak memory above start (MB)"]])
+
+# %% [markdown]
+# The same evidence as a figure: each method's paired gain over the student alone (the marker is
+# the mean over the seeds, the bar its 95 % t-interval) against the training time of its whole
+# run, first stage included, relative to the student alone's.
+
+# %%
+ild_gains = results.paired_gains(results.compare(ild_runs)[0], "student alone")
+plots.gain_vs_cost(ild_gains, ild.set_index("run")["run time × alone"]);
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below

@@ -78,7 +78,7 @@ stored_only = False  # True: never train (regression tests)
 import pandas as pd
 from IPython.display import display
 
-from kdsrc import config, experiment, prose, reproduce, results
+from kdsrc import config, experiment, plots, prose, reproduce, results
 
 pd.set_option("display.max_colwidth", 400)  # the skip reasons in full
 root = experiment.use(fresh=fresh_results, stored_only=stored_only)
@@ -127,7 +127,7 @@ reproduce.skipped(pairs, methods)
 # the same list):
 
 # %% tags=["hide-output"]
-plan_status
+results.show(plan_status)
 
 # %% [markdown]
 # ## Our runs beside the paper
@@ -163,7 +163,7 @@ else:
 # CE + BinaryKL, so those methods have no cited column:
 
 # %% tags=["nbval-check-output"]
-results.cited_table(cited, pair_list)
+results.show(results.cited_table(cited, pair_list))
 
 # %% [markdown]
 # ## What it costs
@@ -181,7 +181,7 @@ if bench is None:
 else:
     print(f"measured on {results.measured_on(bench)} ({bench['device']}), batch {bench['batch_size']}, "
           f"{bench['train_images']} training images")
-    display(results.pair_epoch_times(bench))
+    display(results.show(results.pair_epoch_times(bench)))
 
 # %% [markdown]
 # ### Our loop against RepDistiller's
@@ -231,7 +231,15 @@ else:
 
 # %% tags=["nbval-check-output"]
 if bench is not None:
-    display(results.projected_hours(bench, plan_status))
+    display(results.show(results.projected_hours(bench, plan_status)))
+
+# %% [markdown]
+# The same projection per teacher-student pair, each bar split by how much of it is stored, in
+# progress or still missing (every teacher and every student alone of the plan on its own row):
+
+# %%
+if bench is not None:
+    plots.plan_progress(plan_status, results.run_hours(bench, plan_status));
 
 # %% [markdown]
 # Stored runs measure their own epoch time (the `s/epoch` column of the results table), so

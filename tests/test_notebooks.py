@@ -37,3 +37,12 @@ def test_an_exact_regression_copy_exists_for_every_page(page):
 def test_the_smoke_reference_covers_every_chapter():
     recorded = json.loads((ROOT / "tests" / "notebooks" / "smoke_runs.json").read_text())["chapters"]
     assert sorted(recorded) == [source.stem for source in SOURCES], "run `make regression-notebooks`"
+
+
+@pytest.mark.parametrize("page", SOURCES + BOOK_PAGES, ids=lambda p: p.stem)
+def test_the_regression_copy_runs_the_pages_current_cells(page):
+    current = [(c.cell_type, c.source, sorted(c.metadata.get("tags", []))) for c in jupytext.read(page).cells]
+    copy = nbformat.read(ROOT / "tests" / "notebooks" / "cpu" / f"{page.stem}.ipynb", as_version=4)
+    recorded = [(c.cell_type, c.source, sorted(c.metadata.get("tags", []))) for c in copy.cells
+                if "injected-parameters" not in c.metadata.get("tags", [])]
+    assert recorded == current, f"{page.name} changed since its nbval copy was recorded: run `make regression-notebooks`"

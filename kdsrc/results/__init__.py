@@ -4,11 +4,12 @@
 numbers as cited data), :mod:`.rankings` (how reporting choices reorder a table),
 :mod:`.bench_tables` (stored benchmarks), :mod:`.reproduction` (a reproduced paper table, training
 times), :mod:`.stats` (paired differences and their intervals), :mod:`.convergence` (the
-convergence study's table). The store's readers and paths the notebooks use are here too.
+convergence study's table), :mod:`.display` (a table as a page shows it). The store's readers and paths the notebooks use are here too.
 """
 from ..store import bench_path, read_run, results_dir, run_path, stored_bench, write_json
-from .bench_tables import (PLAN_ROLES, measured_on, method_costs_frame, pair_epoch_times, projected_hours,
+from .bench_tables import (PLAN_ROLES, measured_on, method_costs_frame, pair_epoch_times, projected_hours, run_hours,
                            reference_loop_table, teacher_cache_table)
+from .display import Table, show
 from .convergence import convergence_table, plateau_gain, settled_epochs
 from .cited import CITED_ROW, CRD, cited_gain_summary, cited_gains, cited_table, crd_reference, reference
 from .rankings import pairs_within_spread, rankings, reordered_pairs
@@ -17,9 +18,9 @@ from .stats import paired_difference, paired_gains, t_quantile, verdict
 from .tables import (agreement, compare, cost, final_loss_terms, first_stage_seconds, first_stage_table, load_runs,
                      method_summary, paired_gain, summarise, to_frame)
 
-__all__ = ["convergence_table", "plateau_gain", "settled_epochs", "paired_difference", "paired_gains", "t_quantile", "verdict", "agreement",
+__all__ = ["Table", "show", "convergence_table", "plateau_gain", "settled_epochs", "paired_difference", "paired_gains", "t_quantile", "verdict", "agreement",
            "stored_bench", "bench_path", "read_run", "results_dir", "run_path", "write_json", "measured_on",
-           "method_costs_frame", "pair_epoch_times", "projected_hours", "reference_loop_table", "teacher_cache_table",
+           "method_costs_frame", "pair_epoch_times", "projected_hours", "run_hours", "reference_loop_table", "teacher_cache_table",
            "CITED_ROW", "CRD", "cited_gain_summary", "cited_gains", "cited_table", "crd_reference", "reference",
            "pairs_within_spread", "rankings", "reordered_pairs", "PLAN_ROLES", "reproduction_table",
            "training_time_table", "training_times", "compare", "cost", "final_loss_terms", "first_stage_seconds",

@@ -59,22 +59,28 @@ def pair_epoch_times(bench: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).round(2)
 
 
-def projected_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.DataFrame:
-    """Training hours of a plan (:func:`kdsrc.reproduce.status` rows: table, role, teacher, model,
-    method, epochs, init_epochs) projected from a stored pairs benchmark, per table and in all.
-    A teacher trains ``epochs`` epochs at its measured rate, a student alone at the student's,
-    a distilled run at its pair's KD rate, first-stage epochs included; an epoch is the
-    benchmark's training images. A run whose rate was not measured leaves its sums empty."""
+def run_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.Series:
+    """Each run's training hours (:func:`kdsrc.reproduce.status` rows: role, teacher, model,
+    epochs, init_epochs) projected from a stored pairs benchmark: a teacher trains its epochs at
+    its measured rate, a student alone at the student's, a distilled run at its pair's KD rate,
+    first-stage epochs included; an epoch is the benchmark's training images. NaN where the rate
+    was not measured."""
     images = bench["train_images"]
     rate = {}
     for pair in bench["pairs"]:
         rate.setdefault(("teacher", pair["teacher"]), pair["ours"]["teacher_img_s"])
         rate.setdefault(("student alone", pair["student"]), pair["ours"]["student_img_s"])
         rate[("distilled", pair["teacher"], pair["student"])] = pair["ours"]["kd_img_s"]
-    rows = plan_rows.assign(key=[("distilled", t, m) if role == "distilled" else (role, m)
-                                 for role, t, m in zip(plan_rows.role, plan_rows.teacher, plan_rows.model)])
-    rows["hours"] = [(e + i) * images / rate[key] / 3600 if key in rate else float("nan")
-                     for e, i, key in zip(rows.epochs, rows.init_epochs, rows.key)]
+    keys = [("distilled", t, m) if role == "distilled" else (role, m)
+            for role, t, m in zip(plan_rows.role, plan_rows.teacher, plan_rows.model)]
+    return pd.Series([(e + i) * images / rate[key] / 3600 if key in rate else float("nan")
+                      for e, i, key in zip(plan_rows.epochs, plan_rows.init_epochs, keys)], index=plan_rows.index)
+
+
+def projected_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.DataFrame:
+    """Training hours of a plan (:func:`kdsrc.reproduce.status` rows, :func:`run_hours`) per
+    table and role, and in all. A group with a run whose rate was not measured has no sum."""
+    rows = plan_rows.assign(hours=run_hours(bench, plan_rows))
     grouped = rows.groupby(["table", "role"], sort=False)["hours"]
     hours = grouped.sum(min_count=1).where(grouped.count() == grouped.size())  # unmeasured: no sum
     hours = hours.unstack("role", fill_value=0.0).reindex(columns=PLAN_ROLES, fill_value=0.0).add_suffix(" (h)")

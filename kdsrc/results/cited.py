@@ -59,7 +59,10 @@ def crd_reference(root: Path | None = None) -> pd.DataFrame:
 
 def cited_table(cited: pd.DataFrame, pairs) -> pd.DataFrame:
     """Cited accuracies one row per pair of ``pairs`` (``(table, teacher, student)`` items, in
-    their order; a pair nothing is cited for is left out), one column per row of the paper's table."""
+    their order; a pair nothing is cited for is left out), one column per row of the paper's table
+    (the index levels are the table and the pair's networks, ``teacher network``/``student network``,
+    so they are not mistaken for the ``teacher`` and ``student`` rows' accuracies)."""
     wide = cited.pivot_table(index=["table", "teacher", "student"], columns="method", values="value")
     order = [tuple(pair) for pair in pairs if tuple(pair) in wide.index]
-    return wide.reindex(index=order, columns=list(dict.fromkeys(cited.method))).rename_axis(columns=None)
+    return (wide.reindex(index=order, columns=list(dict.fromkeys(cited.method)))
+            .rename_axis(index=["table", "teacher network", "student network"], columns=None))

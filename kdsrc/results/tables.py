@@ -115,8 +115,10 @@ def first_stage_seconds(runs: list[dict]) -> float:
 def method_summary(runs: dict[str, list[dict]], costs: dict, methods: dict[str, str]) -> pd.DataFrame:
     """One row per labelled group of runs (``methods`` maps each label to its method): accuracy
     and paired gain (:func:`compare`), the controlled benchmark's epoch-time ratio, first-stage
-    ratio and peak memory of its method (:func:`method_costs_frame`), its first-stage epochs and
-    the trainable parameters it adds to the student. ``last_mean``/``last_std`` are kept for plots."""
+    ratio and peak memory of its method (:func:`method_costs_frame`), its first-stage epochs, the
+    trainable parameters it adds to the student, and its whole run's training time over the
+    student alone's (``run time × alone``: the epochs at the epoch-time ratio plus the first
+    stage's epochs at theirs, over the epochs). ``last_mean``/``last_std`` are kept for plots."""
     _, table = compare(runs)
     bench = method_costs_frame(costs).set_index("method").loc[[methods[label] for label in table.run]]
     first = [runs[label][0]["config"]["method_params"].get("init_epochs", 0) for label in table.run]
@@ -126,6 +128,10 @@ def method_summary(runs: dict[str, list[dict]], costs: dict, methods: dict[str, 
     out["first-stage epoch × alone"] = bench["first-stage epoch × alone"].values
     out["peak memory above start (MB)"] = bench["peak memory above start (MB)"].values
     out["extra parameters"] = [runs[label][0]["extra_parameters"] for label in table.run]
+    epochs = [runs[label][0]["config"]["epochs"] for label in table.run]
+    out["run time × alone"] = [(e * ratio + f * (0.0 if pd.isna(first_ratio) else first_ratio)) / e
+                               for e, ratio, f, first_ratio in zip(epochs, out["epoch time × alone"], first,
+                                                                   out["first-stage epoch × alone"])]
     return out
 
 

@@ -67,3 +67,21 @@ def test_convergence_draws_validation_and_test_against_doubling_lengths():
     assert left.get_xscale() == "log" and [t.get_text() for t in left.get_xticklabels()] == ["10", "20", "40"]
     assert "validation" in left.get_title() and "test" in right.get_title()
     assert [t.get_text() for t in left.get_legend().get_texts()] == ["vanilla", "kd"]
+
+
+def test_gain_vs_cost_marks_each_method_with_its_interval_unjoined():
+    gains = pd.DataFrame({"run": ["KD", "FSP"], "mean": [2.0, -0.5], "low": [1.0, -1.5], "high": [3.0, 0.5]})
+    ax = plots.gain_vs_cost(gains, pd.Series({"KD": 1.1, "FSP": 1.6})).axes[0]
+    assert sorted(text.get_text() for text in ax.texts) == ["FSP", "KD"]
+    markers = ax.containers[0].lines[0]  # the errorbar's data line: markers, no line between them
+    assert markers.get_linestyle() == "None" and list(markers.get_xdata()) == [1.1, 1.6]
+    assert "training time" in ax.get_xlabel() and "paired gain" in ax.get_ylabel()
+
+
+def test_plan_progress_has_one_bar_per_pair_teachers_and_students_alone_split_by_state():
+    rows = pd.DataFrame({"role": ["teacher", "student alone", "distilled", "distilled"], "teacher": ["", "", "T", "T"],
+                         "model": ["T", "S", "S", "S"], "state": ["stored", "missing", "in progress", "missing"]})
+    ax = plots.plan_progress(rows, pd.Series([1.0, 2.0, 3.0, 4.0])).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["T → S", "students alone", "teachers"]
+    widths = {(round(p.get_y(), 2), round(p.get_width(), 2)) for p in ax.patches if p.get_width() > 0}
+    assert sorted(w for _, w in widths) == [1.0, 2.0, 3.0, 4.0]

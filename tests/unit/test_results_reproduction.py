@@ -53,6 +53,7 @@ def test_cited_table_has_one_row_per_cited_pair_in_the_plans_order_and_one_colum
     assert list(wide.index) == [(p.table, p.teacher, p.student) for p in pairs_from("table2,resnet110:resnet32")]
     assert list(wide.columns) == ["teacher", "student", "kd", "fitnets", "at", "ab", "fsp"]
     assert wide.loc[("Table 1", "resnet110", "resnet32"), "kd"] == 73.08 and wide.fsp.isna().sum() == 6
+    assert wide.index.names == ["table", "teacher network", "student network"]
 
 
 BENCH = {"profile": "paper", "device": "cuda", "hardware": {}, "batch_size": 64, "train_images": 50000,
@@ -78,6 +79,14 @@ def test_projected_hours_add_epochs_times_images_over_each_runs_measured_rate():
     assert hours.loc["Table 1"].tolist()[1:] == [0.7, 0.3, 1.8, 2.8]
     assert hours.loc["Table 2"].tolist()[1:] == [0.0, 0.0, 1.7, 1.7]
     assert hours.loc["all", "total (h)"] == 4.4  # 2.77 + 1.67, rounded once
+
+
+def test_run_hours_are_each_runs_share_of_the_projection():
+    rows = _rows(("Table 1", "teacher", "", "T", "vanilla", 240, 0), ("Table 1", "distilled", "T", "S", "fsp", 240, 30),
+                 ("Table 1", "distilled", "V", "S", "kd", 240, 0))
+    hours = results.run_hours(BENCH, rows)
+    assert hours.iloc[:2].round(3).tolist() == [round(240 * 50000 / 5000 / 3600, 3), round(270 * 50000 / 4000 / 3600, 3)]
+    assert math.isnan(hours.iloc[2])  # V -> S was not measured
 
 
 def test_projected_hours_of_an_unmeasured_pair_are_left_empty_not_understated():

@@ -81,6 +81,8 @@ def test_method_summary_joins_accuracy_benchmark_and_extra_parameters():
     assert list(summary["first-stage epochs"]) == [0, 2] and summary["first-stage epoch × alone"].iloc[1] == 4.0
     assert list(summary["paired gain over alone"]) == ["", "1.50 ± 0.71"]
     assert list(summary["last_mean"]) == [71.0, 72.5]
+    epochs = fsp[0]["config"]["epochs"]  # FSP's run: its epochs at 2x plus 2 first-stage epochs at 4x
+    assert summary["run time × alone"].tolist() == [1.0, (epochs * 2.0 + 2 * 4.0) / epochs]
 
 
 def test_cited_gain_summary_over_the_pairs_of_each_table():

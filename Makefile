@@ -80,6 +80,7 @@ notebooks: env
 	@set -e; for nb in $(NAMES); do \
 	  jupytext --quiet --to ipynb -o $(BUILD)/src/$$nb.ipynb notebooks/$$nb.py; \
 	  echo "papermill $$nb (profile $(PROFILE))"; \
+	  rm -f $(STAGE)/reads/$$nb.txt; KDSRC_READ_LOG=$(abspath $(STAGE))/reads/$$nb.txt \
 	  papermill --no-progress-bar -k python3 -p profile $(PROFILE) \
 	    $(BUILD)/src/$$nb.ipynb $(STAGE)/notebooks/$$nb.ipynb; \
 	  $(BIN)/python .ci/book_pages.py $(STAGE)/notebooks/$$nb.ipynb; \

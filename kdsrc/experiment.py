@@ -153,12 +153,31 @@ def _classes(student, data, cfg: RunConfig, device) -> dict[str, torch.Tensor]:
     return {name: predicted_classes(student, split, data, cfg, device) for name, split in splits.items() if split}
 
 
-def _store(cfg: RunConfig, record: store.RunRecord, student, data, root: Path | None, device) -> None:
-    """Write the run (process 0) with its predictions, and remove its checkpoints; a vanilla run
-    keeps its weights, so that it can serve as a teacher."""
+# The seed whose trained networks a distilled run keeps (the student and the method's own modules,
+# connectors or heads, not the teacher), so that the chapters' figures can show what the method did
+# to the student (:func:`trained_distiller`). Every vanilla run keeps its weights: it may teach.
+FIGURE_SEED = 0
+
+
+def _kept_state(cfg: RunConfig, distiller) -> dict[str, torch.Tensor] | None:
+    """What a finished run keeps of its networks (:data:`FIGURE_SEED`): a vanilla run its
+    student's state, a distilled run of the figure seed its distiller's state without the
+    teacher's, anything else nothing."""
+    if cfg.method == distillers.ALONE:
+        return {k: v.cpu() for k, v in distiller.student.state_dict().items()}
+    if cfg.seed == FIGURE_SEED:
+        return {k: v.cpu() for k, v in distiller.state_dict().items() if not k.startswith("teacher.")}
+    return None
+
+
+def _store(cfg: RunConfig, record: store.RunRecord, distiller, data, root: Path | None, device) -> None:
+    """Write the run (process 0) with its predictions and the networks it keeps
+    (:func:`_kept_state`), and remove its checkpoints."""
+    student = distiller.student
     if distributed.is_main():
-        if cfg.method == distillers.ALONE:
-            store.save_tensors({k: v.cpu() for k, v in student.state_dict().items()}, store.weights_path(cfg, root))
+        kept = _kept_state(cfg, distiller)
+        if kept is not None:
+            store.save_tensors(kept, store.weights_path(cfg, root))
         store.save_tensors(_classes(student, data, cfg, device), store.predictions_path(cfg, root))
         store.write_json(record, store.run_path(cfg, root))
         for leftover in (store.checkpoint_path(cfg, root), *store.stage_paths(cfg, root)):
@@ -204,8 +223,39 @@ def _train(cfg: RunConfig, root: Path | None, device) -> dict:
     history = fit(distiller, data, cfg, device, store.checkpoint_path(cfg, root),
                   desc=f"{cfg.method}:{cfg.model}:s{cfg.seed}")
     record = _record(cfg, distiller, teacher, history, first, code, memory_before, started, device)
-    _store(cfg, record, student, data, root, device)
+    _store(cfg, record, distiller, data, root, device)
     return record
+
+
+def trained_distiller(cfg: RunConfig, root: Path | None = None):
+    """The trained distiller of a stored run that kept its networks (a vanilla run, or a distilled
+    run of seed :data:`FIGURE_SEED`): its student and the method's own modules as the run left
+    them, its teacher loaded from the teacher's stored run; in eval mode, on the CPU. Never trains."""
+    path = store.weights_path(cfg, root)
+    if not path.exists():
+        raise MissingRun(f"trained_distiller: no kept networks at {path} (a distilled run keeps them for seed "
+                         f"{FIGURE_SEED} only; a run stored before runs kept them must be trained again)")
+    distiller = initial_distiller(cfg, root)
+    state = store.load_tensors(path)
+    if cfg.method == distillers.ALONE:
+        distiller.student.load_state_dict(state)
+    else:
+        missing, unexpected = distiller.load_state_dict(state, strict=False)
+        if unexpected or any(not key.startswith("teacher.") for key in missing):
+            raise ValueError(f"trained_distiller: {path} does not match {cfg.method}'s networks "
+                             f"(missing {[k for k in missing if not k.startswith('teacher.')][:3]}, unexpected {unexpected[:3]})")
+    return distiller.eval()
+
+
+def initial_distiller(cfg: RunConfig, root: Path | None = None):
+    """The distiller of ``cfg`` as its run started: the student and the method's modules drawn from
+    the run's seed exactly as training draws them, the teacher loaded from its stored run; in
+    eval mode, on the CPU. What a method changed is :func:`trained_distiller` against this. Never trains."""
+    data = dataset_for(cfg)
+    net = teachers.load_teacher(cfg, root) if cfg.teacher_checkpoint or cfg.teacher_configs() else None
+    torch.manual_seed(cfg.seed)
+    student = build_model(cfg.model, data.num_classes, data.in_channels)
+    return distillers.build(cfg.method, cfg.method_params, student, net, data).eval()
 
 
 def predictions(cfg: RunConfig, root: Path | None = None) -> dict[str, torch.Tensor]:

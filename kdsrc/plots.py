@@ -99,35 +99,47 @@ def loss_curves(runs: dict[str, list[dict]], terms: tuple[str, ...]):
 
 def attention_maps(features: dict, image: torch.Tensor, stages=(1, 2, 3), p: float = 2):
     """Attention maps (channel mean of |F|^p, normalised; :func:`kdsrc.losses.attention_map`) of
-    each model's :class:`~kdsrc.models.Features` at each stage, for the first image of the batch."""
-    fig, axes = plt.subplots(len(features), len(stages) + 1, figsize=(2.2 * (len(stages) + 1), 2.2 * len(features)))
-    for row, (name, feats) in zip(axes, features.items()):
+    each model's :class:`~kdsrc.models.Features` at each stage, for the first image of the batch:
+    one column a stage, on one colour scale shared by the models, with its colour bar."""
+    maps = {name: {stage: attention_map(feats.stages[stage], p)[0].view(*feats.stages[stage].shape[-2:]).numpy()
+                   for stage in stages} for name, feats in features.items()}
+    top = {stage: max(m[stage].max().item() for m in maps.values()) for stage in stages}
+    fig, axes = plt.subplots(len(features), len(stages) + 1, figsize=(2.3 * (len(stages) + 1), 2.2 * len(features) + 0.6),
+                             squeeze=False, layout="constrained")
+    for row, (name, by_stage) in zip(axes, maps.items()):
         row[0].imshow(image[0], cmap="gray_r")
         row[0].set_ylabel(name)
         for ax, stage in zip(row[1:], stages):
-            side = feats.stages[stage].shape[-1]
-            ax.imshow(attention_map(feats.stages[stage], p)[0].view(side, side), cmap="magma")
+            ax.imshow(by_stage[stage], cmap="magma", vmin=0.0, vmax=top[stage])
             ax.set_title(f"stage {stage}", fontsize=9)
         for ax in row:
             ax.set_xticks([]), ax.set_yticks([])
-    fig.tight_layout()
+    for column, stage in enumerate(stages, 1):
+        fig.colorbar(axes[-1, column].images[0], ax=axes[:, column], location="bottom", shrink=0.9,
+                     label=f"attention, stage {stage}")
     return fig
 
 
 def fsp_matrices(features: dict, pool: str = "avg"):
     """FSP matrices (:func:`kdsrc.losses.fsp_matrix`, batch mean) between the input and the output of
-    each stage, one row per model's :class:`~kdsrc.models.Features`."""
+    each stage, one row per model's :class:`~kdsrc.models.Features`: one column a stage pair, on
+    one colour scale shared by the models, with its colour bar."""
     pairs = len(next(iter(features.values())).stages) - 1
-    fig, axes = plt.subplots(len(features), pairs, figsize=(3 * pairs, 2.8 * len(features)), squeeze=False)
-    for row, (name, feats) in zip(axes, features.items()):
-        for k, ax in enumerate(row):
-            matrix = fsp_matrix(feats.stages[k], feats.stages[k + 1], pool).mean(0)
-            ax.imshow(matrix, cmap="viridis", aspect="auto")
+    matrices = {name: [fsp_matrix(feats.stages[k], feats.stages[k + 1], pool).mean(0).numpy() for k in range(pairs)]
+                for name, feats in features.items()}
+    low = [min(m[k].min().item() for m in matrices.values()) for k in range(pairs)]
+    high = [max(m[k].max().item() for m in matrices.values()) for k in range(pairs)]
+    fig, axes = plt.subplots(len(features), pairs, figsize=(3 * pairs, 2.8 * len(features) + 0.6), squeeze=False,
+                             layout="constrained")
+    for row, (name, by_pair) in zip(axes, matrices.items()):
+        for k, (ax, matrix) in enumerate(zip(row, by_pair)):
+            ax.imshow(matrix, cmap="viridis", aspect="auto", vmin=low[k], vmax=high[k])
             ax.set_title(f"{name}: stage {k} → {k + 1}", fontsize=9)
             ax.set_xlabel(f"output channel ({matrix.shape[1]})", fontsize=8)
             ax.set_ylabel(f"input channel ({matrix.shape[0]})", fontsize=8)
             ax.set_xticks([]), ax.set_yticks([])
-    fig.tight_layout()
+    for k in range(pairs):
+        fig.colorbar(axes[-1, k].images[0], ax=axes[:, k], location="bottom", shrink=0.9, label="FSP entry")
     return fig
 
 
@@ -231,5 +243,45 @@ def plan_progress(plan_rows: pd.DataFrame, hours: pd.Series):
     ax.set_xlabel("projected training hours")
     ax.set_ylabel(None)
     ax.legend(title="runs", loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def boundary_agreement(runs: list[dict]):
+    """AB's first-stage probe (:meth:`kdsrc.distillers.ab.AB.first_stage_probe`, recorded in each
+    run's ``first_stage["probe"]``): the share of the student's neurons, through their connector,
+    on the teacher's side of its activation boundary, per stage, before and after the first stage.
+    A bar is the mean over the runs, a dot one run (its seed); nothing is joined."""
+    rows = [{"stage": key.removeprefix("same_side_stage"), "when": f"{when} the first stage", "seed": run["config"]["seed"],
+             "agreement": value}
+            for run in runs for when in ("before", "after") for key, value in run["first_stage"]["probe"][when].items()]
+    frame = pd.DataFrame(rows)
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    sns.barplot(frame, x="stage", y="agreement", hue="when", errorbar=None, alpha=0.6, ax=ax)
+    sns.stripplot(frame, x="stage", y="agreement", hue="when", dodge=True, color="black", size=4, legend=False, ax=ax)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("stage")
+    ax.set_ylabel("neurons on the teacher's side (%)")
+    ax.legend(title=None, fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def classifier_reading(table: pd.DataFrame, chance: float | None = None):
+    """Test accuracy of each model's own classifier and of the teacher's classifier reading its
+    feature (:func:`kdsrc.probes.classifier_table`, :func:`~kdsrc.probes.teacher_reading`), one
+    pair of bars per model, on the full 0-100 axis, with the chance level dashed when given."""
+    long = table.melt(id_vars="model", value_vars=["own classifier acc (%)", "teacher classifier acc (%)"],
+                      var_name="read by", value_name="accuracy")
+    long["read by"] = long["read by"].map({"own classifier acc (%)": "its own classifier",
+                                           "teacher classifier acc (%)": "the teacher's classifier"})
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    sns.barplot(long, x="model", y="accuracy", hue="read by", ax=ax)
+    if chance is not None:
+        ax.axhline(chance, ls="--", color="gray", lw=1, label="chance")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(None)
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(title="features read by", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig

@@ -32,6 +32,19 @@ def classifier_table(features: dict, classifier: torch.nn.Module, labels: torch.
     return pd.DataFrame(rows)
 
 
+@torch.no_grad()
+def teacher_reading(features: dict, distillers: dict, labels: torch.Tensor) -> pd.DataFrame:
+    """Per SRRL distiller (``distillers[name]``, e.g. as its run started and as it ended:
+    :func:`kdsrc.experiment.initial_distiller`, :func:`~kdsrc.experiment.trained_distiller`) and
+    its student's :class:`~kdsrc.models.Features` on some images (``features[name]``), the test
+    accuracy (%) of the student's own classifier and of the teacher's classifier reading the
+    student's connected feature (:meth:`kdsrc.distillers.srrl.SRRL.read_by_teacher`)."""
+    return pd.DataFrame([{"model": name,
+                          "own classifier acc (%)": 100 * (feats.logits.argmax(1) == labels).float().mean().item(),
+                          "teacher classifier acc (%)": 100 * (distillers[name].read_by_teacher(feats).argmax(1) == labels)
+                          .float().mean().item()} for name, feats in features.items()])
+
+
 def logit_levels(logits: dict[str, list[float]], temperature: float = 1.0) -> pd.DataFrame:
     """Per logit vector and class: the logit, its softmax probability and its per-class sigmoid at
     ``temperature``. Softmax is shift-invariant, the sigmoids are not: the information a

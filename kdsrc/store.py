@@ -259,14 +259,35 @@ def read_json(path: Path, what: str = "stored run") -> dict:
 
 
 def read_run(path: Path) -> RunRecord:
-    """A stored run (or ensemble record); a clear error naming the file if it is unreadable."""
+    """A stored run (or ensemble record); a clear error naming the file if it is unreadable.
+    Every read is noted in the read log (:func:`log_read`)."""
     try:
         run = json.loads(Path(path).read_text())
         run["last_test_acc"], run["config"]  # noqa: B018 - the fields every record has
-        return run
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"stored run: cannot read {path} ({type(exc).__name__}: {exc}); "
                          "delete it to train the run again") from None
+    log_read(Path(path))
+    return run
+
+
+READ_LOG = "KDSRC_READ_LOG"
+
+
+def log_read(path: Path) -> None:
+    """Append ``path``, a stored record this process read, to the file ``$KDSRC_READ_LOG`` names
+    (nothing when it is unset). ``make notebooks`` gives every page its own log, from which the
+    book's reproducibility report lists the runs each chapter reads (:func:`read_log`)."""
+    log = os.environ.get(READ_LOG)
+    if log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf8") as out:
+            out.write(f"{Path(path).resolve()}\n")
+
+
+def read_log(log: Path) -> list[Path]:
+    """The records a read log (:func:`log_read`) names, each once, in the order first read."""
+    return [Path(line) for line in dict.fromkeys(Path(log).read_text(encoding="utf8").splitlines()) if line]
 
 
 def stored_bench(profile: str, kind: str, folder: str | Path | None = None) -> dict | None:
@@ -283,4 +304,4 @@ def run_files(profile: str | None = None, folder: str | Path | None = None) -> l
 __all__ = ["use", "root", "stored_only", "results_dir", "MissingRun", "RunRecord", "run_path", "weights_path", "predictions_path",
            "checkpoint_path", "stage_paths", "ensemble_path", "logit_cache_path", "manifest_path", "bench_path",
            "machine_path", "reference_path", "write_json", "save_tensors", "load_tensors", "read_json",
-           "read_run", "stored_bench", "run_files", "BENCHES", "exclusive", "held"]
+           "read_run", "log_read", "read_log", "READ_LOG", "stored_bench", "run_files", "BENCHES", "exclusive", "held"]

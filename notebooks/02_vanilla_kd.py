@@ -233,7 +233,7 @@ ours
 # %%
 cited = results.reference("kd")
 crd = results.cited_gains(cited[cited.dataset == "cifar100"], "kd")
-results.show(crd)
+results.show_cited(crd)
 
 # %% [markdown]
 # CRD paper {cite}`tian2020contrastive`, CIFAR-100 top-1 (%), last epoch, as printed in the

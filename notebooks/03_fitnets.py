@@ -148,7 +148,7 @@ results.show(cost)
 # %%
 crd_cited = results.crd_reference()
 crd = results.cited_gains(crd_cited, "fitnets")
-results.show(crd)
+results.show_cited(crd)
 
 # %%
 cited = results.reference("ild")

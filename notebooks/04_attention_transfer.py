@@ -27,7 +27,7 @@
 #
 # Because only a map per stage is matched, teacher and student may have different channel
 # counts, and no connector is needed; maps of different size are average-pooled to the
-# smaller one. **Paper and official code differ** in the distance: the official code (and
+# smaller one. **Paper and official code differ** in the distance: the official code {cite}`code_at` (and
 # RepDistiller) uses the *mean squared* difference of the normalised maps, with $\beta = 1000$
 # on the sum over the stages, which is what the paper's "β divided by the number of elements in
 # the attention map and batch size" amounts to. We implement the official form
@@ -134,7 +134,7 @@ results.show(cost)
 
 # %%
 crd = results.cited_gains(results.crd_reference(), "at")
-results.show(crd)
+results.show_cited(crd)
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below

@@ -178,7 +178,7 @@ results.show(cost)
 crd = results.cited_gains(results.crd_reference(), "fsp")
 prose.glue(crd_fsp_gain_min=crd["fsp gain"].min(), crd_fsp_gain_max=crd["fsp gain"].max(),
            crd_fsp_pairs=int(crd["fsp gain"].notna().sum()))
-results.show(crd)
+results.show_cited(crd)
 
 # %% [markdown]
 # The FSP paper's own tables (its ResNets, trained for fewer epochs than the CRD recipe), as
@@ -188,7 +188,7 @@ results.show(crd)
 # %%
 cited = results.reference("ild")
 yim = cited[cited.paper.str.contains("Yim")]
-yim[["paper", "table", "dataset", "teacher", "student", "method", "value", "verified"]]
+results.show_cited(yim[["paper", "table", "dataset", "teacher", "student", "method", "value", "verified", "source"]])
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below

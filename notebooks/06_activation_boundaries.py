@@ -32,7 +32,7 @@
 #
 # with $\rho(t)$ the 0/1 indicator of the teacher neuron being on: where the teacher fires, the
 # student is pushed above $+\mu$; where it does not, below $-\mu$; once on the right side with
-# the margin, a neuron costs nothing. We follow the official code (bhheo/AB_distillation):
+# the margin, a neuron costs nothing. We follow the official code {cite}`code_ab`:
 # pre-ReLU outputs of the three stages, connectors that are the identity when channel counts
 # agree and a 1×1 convolution + BN otherwise, layers weighted 1/4, 1/2, 1 (deepest heaviest),
 # the sum divided by the batch size and scaled by 3/1000, margin 1 (`kdsrc.losses.ab_loss`,
@@ -218,7 +218,7 @@ results.show(cost)
 
 # %%
 crd = results.cited_gains(results.crd_reference(), "ab")
-results.show(crd)
+results.show_cited(crd)
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below

@@ -39,12 +39,12 @@
 # classifier is trained by cross-entropy alone and is the one used at test time; there is no
 # Hinton KD term.
 #
-# **What the official code does** (jingyang2017/KD_SRRL, ImageNet only), and we follow: the
+# **What the official code does** ({cite}`code_srrl`, ImageNet only), and we follow: the
 # connector is a 1×1 convolution without bias, BN and ReLU applied to the student's last
 # feature *map* before pooling, present even when the channel counts agree; one connector feeds
 # both losses; both losses are mean squared errors (the paper writes sums, so the weights mean
 # something else); α = β = 1. The CIFAR-100 weights were grid-searched per pair over
-# (α, β) ∈ {(1, 1), (1, 5), (10, 1)} (the author's reply in the repository's issue #3); we keep
+# (α, β) ∈ {(1, 1), (1, 5), (10, 1)} (the author's reply in {cite}`issue_srrl3`); we keep
 # (1, 1). The paper's cross-entropy SR is `form="paper"` (`kdsrc.losses.srrl_losses`,
 # `kdsrc.distillers.srrl`).
 
@@ -208,7 +208,7 @@ results.cost(frame, groups=runs, extra_parameters=True)
 
 # %%
 cited = results.reference("srrl")
-results.cited_gains(cited[cited.dataset == "imagenet"], "srrl")
+results.show_cited(results.cited_gains(cited[cited.dataset == "imagenet"], "srrl"))
 
 # %% [markdown]
 # An independent re-run on CIFAR-100 by the SimKD authors {cite}`chen2022simkd`, from their
@@ -217,4 +217,4 @@ results.cited_gains(cited[cited.dataset == "imagenet"], "srrl")
 # these are not the SRRL paper's numbers:
 
 # %%
-results.cited_gains(cited[cited.dataset == "cifar100"], "srrl+kd")
+results.show_cited(results.cited_gains(cited[cited.dataset == "cifar100"], "srrl+kd"))

@@ -52,7 +52,7 @@
 # Huber-like loss on the logit differences, quadratic for gaps below about $2T$ and linear
 # beyond.
 #
-# **What the official code does** (penghui-yang/DHKD), and we follow: the DHKD objective is
+# **What the official code does** ({cite}`code_dhkd`), and we follow: the DHKD objective is
 # cross-entropy on head 1 plus BinaryKL-Norm on head 2, with no softmax-KD term; on CIFAR-100
 # $\gamma = \alpha = 1$ and $T = 2$; the auxiliary head is linear, or a small MLP
 # (`Linear(d, 200)`, `Dropout(0.1)`, BN, ReLU, `Linear(200, C)`); the optional **gradient alignment**

@@ -162,7 +162,7 @@ prose.glue(top_variant=top, top_variant_acc=best_means[top], top_variant_gain=pa
 # %%
 cited = pd.concat([results.reference(name) for name in ("kd", "ild", "srrl")])
 cited_methods = [*list(methods.values())[1:], *sorted(m for m in set(cited.method) if m.endswith("+kd"))]
-results.cited_gain_summary(cited[cited.dataset == "cifar100"], cited_methods)
+results.show(results.cited_gain_summary(cited[cited.dataset == "cifar100"], cited_methods))
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below

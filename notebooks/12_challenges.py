@@ -265,11 +265,13 @@ results.show(ild[["run", "epoch time × alone", "first-stage epoch × alone", "p
 
 # %% [markdown]
 # The same evidence as a figure: each method's paired gain over the student alone (the marker is
-# the mean over the seeds, the bar its 95 % t-interval) against the training time of its whole
-# run, first stage included, relative to the student alone's.
+# the mean over the seeds, the bar its {glue:text}`ci_level:.0%` t-interval) against the training
+# time of its whole run, first stage included, relative to the student alone's.
 
 # %%
-ild_gains = results.paired_gains(results.compare(ild_runs)[0], "student alone")
+ci_level = 0.95  # the confidence level of the intervals
+prose.glue(ci_level=ci_level)
+ild_gains = results.paired_gains(results.compare(ild_runs)[0], "student alone", level=ci_level)
 plots.gain_vs_cost(ild_gains, ild.set_index("run")["run time × alone"]);
 
 # %% tags=["remove-cell"]

@@ -12,6 +12,8 @@ KD_SRRL issue #3). There is no Hinton KD term, as in the paper and the code.
 """
 from dataclasses import dataclass
 
+import torch
+
 import torch.nn.functional as F
 
 from ..losses import srrl_losses
@@ -55,6 +57,13 @@ class SRRL(Distiller):
                              f"{t_channels} channels, but the teacher's classifier reads {teacher.fc.in_features} "
                              "features; use a teacher whose classifier reads its pooled last feature map")
         self.connector = srrl_connector(s_channels, t_channels)
+
+    @torch.no_grad()
+    def read_by_teacher(self, features) -> torch.Tensor:
+        """The teacher's classifier applied to the student's connected, pooled last feature map
+        (``features``, the student's :class:`~kdsrc.models.Features`): the logits SRRL's softmax
+        regression trains (Yang et al. 2021, Eq. 5), how the teacher reads the student."""
+        return self.teacher.fc(self.connector(_last_map(features)).mean((2, 3)))
 
     def forward_train(self, x, y, step=None):
         features = self.student.forward_features(x)

@@ -141,7 +141,8 @@ def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path):
 
     stored = {results.run_path(cfg.teacher_config(), two), results.run_path(cfg, two),
               store.weights_path(cfg.teacher_config(), two), store.manifest_path("smoke", two),
-              store.predictions_path(cfg.teacher_config(), two), store.predictions_path(cfg, two)}
+              store.predictions_path(cfg.teacher_config(), two), store.predictions_path(cfg, two),
+              store.weights_path(cfg, two)}  # seed 0 keeps its networks (experiment.FIGURE_SEED)
     assert _files(two) == {str(p.relative_to(two)) for p in stored}
     assert not (hooks / "rank1").exists()
     assert {Path(p) for p in (hooks / "rank0").read_text().split()} >= stored

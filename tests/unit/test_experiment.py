@@ -7,6 +7,7 @@ import torch
 
 from kdsrc import experiment, results, store, teachers
 from kdsrc.models import build_model
+from kdsrc import engine
 from kdsrc.engine import evaluate
 
 
@@ -70,8 +71,24 @@ def test_kd_run_trains_its_teacher_as_a_stored_vanilla_run(tiny_config, tmp_path
     assert result["teacher_run_id"] == teacher["run_id"] == teacher_cfg.run_id()
     assert result["teacher_test_acc"] == teacher["last_test_acc"]
     assert store.weights_path(teacher_cfg, tmp_path).exists()
-    assert not store.weights_path(cfg, tmp_path).exists()
     assert set(result["history"][0]["train_loss"]) == {"ce", "kd", "total"}
+
+
+def test_a_distilled_run_keeps_its_networks_for_the_figure_seed_only(tiny_config, tmp_path):
+    cfg = tiny_config("fitnets")
+    assert cfg.seed == experiment.FIGURE_SEED
+    experiment.run(cfg, root=tmp_path)
+    kept = torch.load(store.weights_path(cfg, tmp_path), weights_only=True)
+    assert any(k.startswith("student.") for k in kept) and any(not k.startswith("student.") for k in kept)
+    assert not any(k.startswith("teacher.") for k in kept)
+    distiller = experiment.trained_distiller(cfg, tmp_path)
+    data = experiment.dataset_for(cfg)
+    assert evaluate(distiller.student, data.test, data, cfg, "cpu") == results.read_run(results.run_path(cfg, tmp_path))["last_test_acc"]
+    other = replace(cfg, seed=1)
+    experiment.run(other, root=tmp_path)
+    assert not store.weights_path(other, tmp_path).exists()
+    with pytest.raises(experiment.MissingRun, match="seed 0 only"):
+        experiment.trained_distiller(other, tmp_path)
 
 
 def test_logit_cache_is_built_once_and_shared_by_seeds(tiny_config, tmp_path, monkeypatch):
@@ -89,3 +106,19 @@ def test_stored_only_makes_a_missing_run_an_error(tiny_config, tmp_path):
     with pytest.raises(experiment.MissingRun):
         experiment.run(tiny_config("vanilla", epochs=1, seed=5), root=tmp_path)
     assert len(list((tmp_path / "runs").rglob("*.json"))) == 1
+
+
+def test_srrl_before_and_after_its_run_as_the_teacher_reads_it(tiny_config, tmp_path):
+    from kdsrc import probes
+    cfg = tiny_config("srrl")
+    experiment.run(cfg, root=tmp_path)
+    data = experiment.dataset_for(cfg)
+    before, after = experiment.initial_distiller(cfg, tmp_path), experiment.trained_distiller(cfg, tmp_path)
+    images, labels = data.test.images[:64], data.test.labels[:64]
+    features = {name: engine.predict_features(d.student, images, data) for name, d in (("before", before), ("after", after))}
+    table = probes.teacher_reading(features, {"before": before, "after": after}, labels).set_index("model")
+    assert set(table.columns) == {"own classifier acc (%)", "teacher classifier acc (%)"}
+    assert not torch.equal(before.connector[0].weight, after.connector[0].weight)  # the run moved the connector
+    torch.manual_seed(cfg.seed)
+    assert torch.equal(build_model(cfg.model, data.num_classes, data.in_channels).state_dict()["fc.weight"],
+                       before.student.state_dict()["fc.weight"])  # the run's own initial draw

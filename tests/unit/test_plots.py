@@ -16,9 +16,24 @@ def _features():
                 for name in ("resnet14", "resnet8")}
 
 
-def test_fsp_matrices_draw_one_panel_per_model_and_stage_pair():
+def test_fsp_matrices_draw_one_panel_per_model_and_stage_pair_on_shared_scales():
     fig = plots.fsp_matrices(_features())
-    assert len(fig.axes) == 2 * 3 and fig.axes[0].get_title() == "resnet14: stage 0 → 1"
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 2 * 3 and panels[0].get_title() == "resnet14: stage 0 → 1"
+    assert len(fig.axes) == 2 * 3 + 3  # a colour bar per stage pair
+    for k in range(3):
+        assert panels[k].images[0].get_clim() == panels[3 + k].images[0].get_clim()
+
+
+def test_attention_maps_share_each_stages_colour_scale_and_show_its_bar():
+    image = torch.zeros(1, 28, 28)
+    fig = plots.attention_maps(_features(), image)
+    maps = [ax for ax in fig.axes if ax.images and ax.get_title().startswith("stage")]
+    assert len(maps) == 2 * 3
+    for k in range(3):
+        low, high = maps[k].images[0].get_clim()
+        assert (low, high) == maps[3 + k].images[0].get_clim() and low == 0.0
+    assert sum(1 for ax in fig.axes if ax.get_xlabel().startswith("attention") or ax.get_ylabel().startswith("attention")) == 3
 
 
 def test_preactivations_shade_the_margin_band_in_every_stage_panel():
@@ -85,3 +100,24 @@ def test_plan_progress_has_one_bar_per_pair_teachers_and_students_alone_split_by
     assert [t.get_text() for t in ax.get_yticklabels()] == ["T → S", "students alone", "teachers"]
     widths = {(round(p.get_y(), 2), round(p.get_width(), 2)) for p in ax.patches if p.get_width() > 0}
     assert sorted(w for _, w in widths) == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_boundary_agreement_shows_each_stage_before_and_after_on_a_full_axis():
+    runs = [{"config": {"seed": seed}, "first_stage": {"probe": {
+        "before": {"same_side_stage1": 50.0 + seed, "same_side_stage2": 52.0},
+        "after": {"same_side_stage1": 90.0, "same_side_stage2": 85.0 - seed}}}} for seed in (0, 1)]
+    ax = plots.boundary_agreement(runs).axes[0]
+    assert ax.get_ylim() == (0.0, 100.0)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
+    heights = sorted(round(p.get_height(), 2) for p in ax.patches if p.get_height() > 0)
+    assert heights == [50.5, 52.0, 84.5, 90.0]  # the means over the two runs
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["before the first stage", "after the first stage"]
+
+
+def test_classifier_reading_pairs_own_and_teacher_classifier_per_model():
+    table = pd.DataFrame({"model": ["teacher", "SRRL student"], "own classifier acc (%)": [93.0, 85.0],
+                          "teacher classifier acc (%)": [93.0, 80.0]})
+    ax = plots.classifier_reading(table, chance=10.0).axes[0]
+    assert ax.get_ylim() == (0.0, 100.0)
+    assert sorted(round(p.get_height(), 1) for p in ax.patches if p.get_height() > 0) == [80.0, 85.0, 93.0, 93.0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["its own classifier", "the teacher's classifier", "chance"]

@@ -26,3 +26,17 @@ def test_long_text_is_never_cut():
     source = "secondary: several independent notes agree (between them they cover every row of the table)" * 2
     table = display.show(pd.DataFrame({"source": [source]}))
     assert source in table._repr_html_() and source in repr(table)
+
+
+def test_cited_numbers_keep_a_numbered_note_with_their_whole_source():
+    frame = pd.DataFrame({"paper": ["P 2020", "P 2020", "Q 2021"], "table": ["Table 1", "Table 1", "Table 3"],
+                          "teacher": ["t", "t", "u"], "student": ["s", "r", "s"], "kd gain": [1.0, 2.0, 0.5],
+                          "verified": ["paper", "paper", "secondary"], "source": ["the PDF, p. 6", "the PDF, p. 6",
+                                                                                 "a blog's screenshot of Table 3"]})
+    table = display.show_cited(frame)
+    assert list(table.frame.columns) == ["teacher", "student", "kd gain", "source"]
+    assert list(table.frame.source) == ["[1]", "[1]", "[2]"]
+    assert table.notes == ["P 2020, Table 1; verified against: paper; source: the PDF, p. 6",
+                           "Q 2021, Table 3; verified against: secondary; source: a blog's screenshot of Table 3"]
+    assert "<li>Q 2021, Table 3; verified against: secondary; source: a blog&#x27;s screenshot of Table 3</li>" in table._repr_html_()
+    assert repr(table).endswith("[2] Q 2021, Table 3; verified against: secondary; source: a blog's screenshot of Table 3")

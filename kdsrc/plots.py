@@ -10,6 +10,15 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
+def mark_cut_axis(ax) -> None:
+    """Say so on ``ax`` when its accuracy axis does not start at zero (a zoomed axis makes small
+    differences look large): a note "axis starts at ..." in its lower left corner."""
+    low = ax.get_ylim()[0]
+    if low > 0:
+        ax.text(0.01, 0.01, f"axis starts at {low:g}", transform=ax.transAxes, fontsize=7, color="gray",
+                ha="left", va="bottom")
+
+
 def sample_grid(split, per_class: int = 6, class_names=FASHION_CLASSES):
     """A grid of the first ``per_class`` images of every class."""
     classes = int(split.labels.max()) + 1
@@ -31,8 +40,13 @@ def learning_curves(runs: dict[str, list[dict]], metric: str = "test_acc"):
             for label, group in runs.items() for r in group for h in r["history"] if h[metric] is not None]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     sns.lineplot(pd.DataFrame(rows), x="epoch", y=metric, hue="label", errorbar=("pi", 100), ax=ax)
-    ax.set_ylabel("test accuracy (%)" if metric == "test_acc" else metric)
-    ax.legend(title=None)
+    ax.set_ylabel({"test_acc": "test accuracy (%)", "val_acc": "validation accuracy (%)",
+                   "train_acc": "training accuracy (%)"}.get(metric, metric.replace("_", " ")))
+    if len(runs) > 1:
+        ax.legend(title=None)
+    else:
+        ax.get_legend().remove()
+    mark_cut_axis(ax)
     fig.tight_layout()
     return fig
 
@@ -54,6 +68,7 @@ def convergence(frame: pd.DataFrame, chosen: int | None = None):
         if chosen is not None:
             ax.axvline(chosen, color="grey", linestyle=":", linewidth=1)
         ax.legend(title=None)
+        mark_cut_axis(ax)
     fig.tight_layout()
     return fig
 
@@ -82,6 +97,7 @@ def sweep(frame: pd.DataFrame, x: str, y: str = "last_acc", baseline: float | No
         ax.axhline(baseline, ls="--", color="gray", label=baseline_label)
         ax.legend()
     ax.set_ylabel("last-epoch test accuracy (%)")
+    mark_cut_axis(ax)
     fig.tight_layout()
     return fig
 
@@ -94,7 +110,20 @@ def loss_curves(runs: dict[str, list[dict]], terms: tuple[str, ...]):
             for term in terms if term in h["train_loss"]]
     grid = sns.relplot(pd.DataFrame(rows), x="epoch", y="loss", hue="label", col="term", kind="line",
                        errorbar=("pi", 100), facet_kws={"sharey": False}, height=3, aspect=1.2)
+    grid.set_titles("{col_name} term")
+    grid.set_axis_labels("epoch", "training loss (weighted, epoch mean)")
+    _legend_without_title(grid)
     return grid.figure
+
+
+def _legend_without_title(grid) -> None:
+    """A seaborn grid's legend without the title naming its data column; no legend for one entry."""
+    if grid.legend is None:
+        return
+    if len(grid.legend.texts) < 2:
+        grid.legend.remove()
+    else:
+        grid.legend.set_title(None)
 
 
 def attention_maps(features: dict, image: torch.Tensor, stages=(1, 2, 3), p: float = 2):
@@ -186,6 +215,8 @@ def measurement_curves(runs: dict[str, list[dict]], keys: dict[str, str], refere
     grid = sns.relplot(pd.DataFrame(rows), x="epoch", y="value", hue="label", col="measurement", kind="line",
                        errorbar=("pi", 100), height=3, aspect=1.2)
     grid.set_titles("{col_name}")
+    grid.set_axis_labels("epoch", "value (mean; band: the seeds' range)")
+    _legend_without_title(grid)
     if reference is not None:
         grid.refline(y=reference, color="gray", ls="--")
     return grid.figure
@@ -205,6 +236,7 @@ def accuracy_vs_cost(table: pd.DataFrame, x: str = "epoch time × alone", y: str
     ax.legend(title=None, bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
     ax.set_xlabel(COST_LABELS.get(x, x))
     ax.set_ylabel("last-epoch test accuracy (%)")
+    mark_cut_axis(ax)
     fig.tight_layout()
     return fig
 

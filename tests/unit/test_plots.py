@@ -121,3 +121,30 @@ def test_classifier_reading_pairs_own_and_teacher_classifier_per_model():
     assert ax.get_ylim() == (0.0, 100.0)
     assert sorted(round(p.get_height(), 1) for p in ax.patches if p.get_height() > 0) == [80.0, 85.0, 93.0, 93.0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["its own classifier", "the teacher's classifier", "chance"]
+
+
+def _curve_run(seed, values):
+    return {"config": {"seed": seed}, "history": [{"epoch": e + 1, "test_acc": v, "train_loss": {"ce": v / 100, "kd": v / 50},
+                                                   "measurements": {"cos": 0.1 * e}} for e, v in enumerate(values)]}
+
+
+def test_curves_speak_in_words_and_drop_one_entry_legends():
+    runs = {"KD": [_curve_run(0, [50.0, 60.0]), _curve_run(1, [52.0, 61.0])]}
+    ax = plots.learning_curves(runs).axes[0]
+    assert ax.get_legend() is None and ax.get_ylabel() == "test accuracy (%)"
+    fig = plots.loss_curves({**runs, "alone": [_curve_run(0, [40.0, 45.0])]}, ("ce", "kd"))
+    assert [ax.get_title() for ax in fig.axes] == ["ce term", "kd term"]
+    assert fig.legends and fig.legends[0].get_title().get_text() == ""
+    single = plots.measurement_curves(runs, {"cos": "gradient cosine"})
+    assert [ax.get_title() for ax in single.axes] == ["gradient cosine"] and not single.legends
+
+
+def test_a_zoomed_accuracy_axis_says_where_it_starts():
+    frame = pd.DataFrame({"run": ["a", "a", "b", "b"], "last_acc": [80.0, 81.0, 84.0, 85.0]})
+    ax = plots.sweep(frame, x="run", connect=False).axes[0]
+    assert any(t.get_text().startswith("axis starts at") for t in ax.texts)
+    import matplotlib.pyplot as plt
+    fig, full = plt.subplots()
+    full.set_ylim(0, 100)
+    plots.mark_cut_axis(full)
+    assert not full.texts

@@ -15,7 +15,7 @@ def mark_cut_axis(ax) -> None:
     differences look large): a note "axis starts at ..." in its lower left corner."""
     low = ax.get_ylim()[0]
     if low > 0:
-        ax.text(0.01, 0.01, f"axis starts at {low:g}", transform=ax.transAxes, fontsize=7, color="gray",
+        ax.text(0.01, 0.01, f"axis starts at {low:.1f}", transform=ax.transAxes, fontsize=7, color="gray",
                 ha="left", va="bottom")
 
 
@@ -315,5 +315,24 @@ def classifier_reading(table: pd.DataFrame, chance: float | None = None):
     ax.set_xlabel(None)
     ax.set_ylabel("test accuracy (%)")
     ax.legend(title="features read by", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig
+
+
+def plateau_curve(run: dict, fraction: float = 0.2):
+    """A run's validation and test accuracy after each evaluated epoch, its learning-rate decays
+    marked, and the last ``fraction`` of its epochs shaded: the stretch whose gain
+    (:func:`kdsrc.results.plateau_gain`) says whether it reached its plateau."""
+    rows = [{"epoch": h["epoch"], "split": split, "accuracy": h[key]} for h in run["history"]
+            for key, split in (("val_acc", "validation"), ("test_acc", "test")) if h.get(key) is not None]
+    epochs = len(run["history"])
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    ax.axvspan(epochs * (1 - fraction), epochs, color="gray", alpha=0.15, label=f"last {fraction:.0%} of the epochs")
+    for milestone in run["config"].get("milestones") or []:
+        ax.axvline(milestone, color="gray", ls=":", lw=1)
+    sns.lineplot(pd.DataFrame(rows), x="epoch", y="accuracy", hue="split", style="split", markers=True, dashes=False, ax=ax)
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(title=None, fontsize=8, loc="lower right")
+    mark_cut_axis(ax)
     fig.tight_layout()
     return fig

@@ -148,3 +148,13 @@ def test_a_zoomed_accuracy_axis_says_where_it_starts():
     full.set_ylim(0, 100)
     plots.mark_cut_axis(full)
     assert not full.texts
+
+
+def test_plateau_curve_shades_the_last_fifth_and_marks_the_decays():
+    run = {"config": {"milestones": [3, 4]},
+           "history": [{"epoch": e, "val_acc": 80.0 + e, "test_acc": 79.0 + e} for e in range(1, 6)]}
+    ax = plots.plateau_curve(run).axes[0]
+    shaded = [p for p in ax.patches if p.get_alpha() == 0.15]
+    assert len(shaded) == 1 and shaded[0].get_x() == 4.0
+    assert sorted(line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":") == [3, 4]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["last 20% of the epochs", "validation", "test"]

@@ -24,12 +24,14 @@ def classifier_table(features: dict, classifier: torch.nn.Module, labels: torch.
     """Per model, the test accuracy (%) of its own classifier and of ``classifier`` (e.g. the
     teacher's) applied to its pooled penultimate feature: the check behind SRRL's softmax
     regression (Yang et al. 2021, Eq. 5)."""
-    rows = []
-    for name, feats in features.items():
-        rows.append({"model": name,
-                     "own classifier acc (%)": 100 * (feats.logits.argmax(1) == labels).float().mean().item(),
-                     "teacher classifier acc (%)": 100 * (classifier(feats.pooled).argmax(1) == labels).float().mean().item()})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([_reading(name, feats.logits, classifier(feats.pooled), labels) for name, feats in features.items()])
+
+
+def _reading(model: str, own_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor) -> dict:
+    """A row of the classifier tables: the accuracy (%) of a model's own logits and of the teacher's
+    classifier reading its feature."""
+    return {"model": model, "own classifier acc (%)": 100 * (own_logits.argmax(1) == labels).float().mean().item(),
+            "teacher classifier acc (%)": 100 * (teacher_logits.argmax(1) == labels).float().mean().item()}
 
 
 @torch.no_grad()
@@ -39,10 +41,8 @@ def teacher_reading(features: dict, distillers: dict, labels: torch.Tensor) -> p
     its student's :class:`~kdsrc.models.Features` on some images (``features[name]``), the test
     accuracy (%) of the student's own classifier and of the teacher's classifier reading the
     student's connected feature (:meth:`kdsrc.distillers.srrl.SRRL.read_by_teacher`)."""
-    return pd.DataFrame([{"model": name,
-                          "own classifier acc (%)": 100 * (feats.logits.argmax(1) == labels).float().mean().item(),
-                          "teacher classifier acc (%)": 100 * (distillers[name].read_by_teacher(feats).argmax(1) == labels)
-                          .float().mean().item()} for name, feats in features.items()])
+    return pd.DataFrame([_reading(name, feats.logits, distillers[name].read_by_teacher(feats), labels)
+                         for name, feats in features.items()])
 
 
 def logit_levels(logits: dict[str, list[float]], temperature: float = 1.0) -> pd.DataFrame:

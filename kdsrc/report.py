@@ -12,11 +12,15 @@ REPOSITORY = store.REPO_RESULTS.parent
 READ_LOGS = REPOSITORY / "_build" / "book" / "reads"
 
 
+def _folder(page: str) -> str:
+    """Where a page's source lives: a chapter (``NN_name``) in notebooks/, any other page in book/."""
+    return "notebooks" if page[:1].isdigit() else "book"
+
+
 def page_title(page: str) -> str:
     """A page's title as the book shows it (the first heading of its source), a chapter's with its
     number: ``"2. Vanilla knowledge distillation"``."""
-    folder = "notebooks" if page[:1].isdigit() else "book"
-    source = REPOSITORY / folder / f"{page}.py"
+    source = REPOSITORY / _folder(page) / f"{page}.py"
     heading = next((line.removeprefix("# # ") for line in source.read_text(encoding="utf8").splitlines()
                     if line.startswith("# # ")), page) if source.exists() else page
     heading = page if "{glue" in heading else heading  # a title computed when the page runs
@@ -75,8 +79,7 @@ def provenance_table(reads: dict[str, list[dict]]) -> pd.DataFrame:
 
 def retrain_command(page: str) -> str:
     """The command that trains every run of a chapter anew, in a temporary folder."""
-    folder = "notebooks" if page[:1].isdigit() else "book"
-    return f"papermill {folder}/{page}.ipynb out.ipynb -p fresh_results True"
+    return f"papermill {_folder(page)}/{page}.ipynb out.ipynb -p fresh_results True"
 
 
 def run_table(reads: dict[str, list[dict]]) -> pd.DataFrame:

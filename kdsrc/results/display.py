@@ -27,9 +27,10 @@ class Table:
     every cell whole; the same text for the page (HTML) and for a plain-text reader."""
 
     def __init__(self, frame: pd.DataFrame, missing: str = MISSING, notes: list[str] | None = None):
-        if _has_meaningful_index(frame) and set(frame.index.names) & set(frame.columns):
+        keep_index = _has_meaningful_index(frame)
+        if keep_index and set(frame.index.names) & set(frame.columns):
             raise ValueError(f"show: the index levels {frame.index.names} would repeat columns of the table; rename them")
-        shown = frame.reset_index() if _has_meaningful_index(frame) else frame.reset_index(drop=True)
+        shown = frame.reset_index() if keep_index else frame.reset_index(drop=True)
         shown = shown.rename(columns=header).astype(object)
         self.frame = shown.where(shown.notna(), missing)
         self.notes = list(notes or [])

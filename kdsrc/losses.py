@@ -76,7 +76,7 @@ def hint_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor, form: str 
     return 0.5 * (student_feat - teacher_feat).pow(2).sum() / student_feat.shape[0]
 
 
-def _pool_to_smaller(a: torch.Tensor, b: torch.Tensor, mode: str = "avg") -> tuple[torch.Tensor, torch.Tensor]:
+def pool_to_smaller(a: torch.Tensor, b: torch.Tensor, mode: str = "avg") -> tuple[torch.Tensor, torch.Tensor]:
     """Pool the spatially larger of two maps down to the size of the smaller."""
     pool = F.adaptive_avg_pool2d if mode == "avg" else F.adaptive_max_pool2d
     if a.shape[-2:] == b.shape[-2:]:
@@ -107,7 +107,7 @@ def at_loss(student_feats, teacher_feats, p: float = 2, form: str = "official") 
     _check_form(form)
     total = 0
     for s, t in zip(student_feats, teacher_feats, strict=True):
-        s, t = _pool_to_smaller(s, t)
+        s, t = pool_to_smaller(s, t)
         diff = attention_map(s, p) - attention_map(t, p)
         total = total + (diff.pow(2).mean() if form == "official" else 0.5 * diff.norm(dim=1).mean())
     return total
@@ -123,7 +123,7 @@ def fsp_matrix(feat_a: torch.Tensor, feat_b: torch.Tensor, pool: str = "avg") ->
     """
     if pool not in ("avg", "max"):
         raise ValueError(f"pool: must be 'avg' or 'max', got {pool!r}")
-    feat_a, feat_b = _pool_to_smaller(feat_a, feat_b, pool)
+    feat_a, feat_b = pool_to_smaller(feat_a, feat_b, pool)
     h, w = feat_a.shape[-2:]
     return torch.einsum("bihw,bjhw->bij", feat_a, feat_b) / (h * w)
 
@@ -266,3 +266,170 @@ def label_smoothing_loss(logits: torch.Tensor, target: torch.Tensor, epsilon: fl
     q = F.one_hot(target, logits.shape[1]).to(log_p.dtype) if target.ndim == 1 else target.to(log_p.dtype)
     smoothed = (1 - epsilon) * q + epsilon / logits.shape[1]
     return -(smoothed * log_p).sum(1).mean()
+
+
+# ------------------------------------------------------------ relations between samples (Part IV)
+def _flat(feat: torch.Tensor) -> torch.Tensor:
+    return feat.reshape(feat.shape[0], -1)
+
+
+@in_fp32
+def sp_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor) -> torch.Tensor:
+    """Similarity-preserving KD (Tung & Mori 2019), Eqs. (1)-(4), for one layer pair.
+
+    Each network's batch Gram matrix ``G = Q Q^T`` of the flattened features (b x b, so the two
+    networks' widths need not agree), every row L2-normalised; the loss is the squared Frobenius
+    distance of the two normalised matrices divided by ``b^2``. Paper and RepDistiller's
+    ``Similarity`` agree.
+    """
+    b = student_feat.shape[0]
+    g_student = F.normalize(_flat(student_feat) @ _flat(student_feat).T)
+    g_teacher = F.normalize(_flat(teacher_feat) @ _flat(teacher_feat).T)
+    return (g_teacher - g_student).pow(2).sum() / (b * b)
+
+
+@in_fp32
+def cc_loss(student_embed: torch.Tensor, teacher_embed: torch.Tensor, form: str = "official",
+            gamma: float = 0.4, order: int = 2) -> torch.Tensor:
+    """Correlation congruence (Peng et al. 2019) between the two networks' embeddings (b x d each).
+
+    ``official`` (default): the code the authors gave RepDistiller (``Correlation``), which
+    produced the CRD tables' CC rows: ``delta = |e_s - e_t|`` and the mean over consecutive
+    samples of ``sum_d delta_i,d * delta_i+1,d``. ``paper``: the paper's correlation matrices, a
+    Gaussian RBF kernel ``exp(-gamma ||f_i - f_j||^2)`` on L2-normalised embeddings approximated by
+    its Taylor series of ``order`` (Eq. 10: ``sum_p exp(-2 gamma) (2 gamma)^p / p! (f_i . f_j)^p``),
+    compared by mean squared difference (Eq. 8's ``||psi(F_t) - psi(F_s)||^2 / n^2``). ``gamma`` and
+    ``order`` apply to ``paper`` only.
+    """
+    _check_form(form)
+    if form == "official":
+        delta = (student_embed - teacher_embed).abs()
+        return (delta[:-1] * delta[1:]).sum(1).mean()
+    if order < 0 or gamma <= 0:
+        raise ValueError(f"cc_loss: order must be >= 0 and gamma > 0, got order={order!r}, gamma={gamma!r}")
+
+    def correlation(embed):
+        cosine = F.normalize(embed) @ F.normalize(embed).T
+        return sum(math.exp(-2 * gamma) * (2 * gamma) ** p / math.factorial(p) * cosine.pow(p)
+                   for p in range(order + 1))
+    return F.mse_loss(correlation(student_embed), correlation(teacher_embed))
+
+
+def _pairwise_distances(feat: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Euclidean distances between the rows of ``feat``, zero on the diagonal (RepDistiller's
+    ``RKDLoss.pdist``: squared distances clamped at ``eps`` before the root)."""
+    squared = feat.pow(2).sum(1)
+    distances = (squared[:, None] + squared[None, :] - 2 * feat @ feat.T).clamp(min=eps).sqrt()
+    return distances * (1 - torch.eye(len(feat), dtype=feat.dtype, device=feat.device))
+
+
+def _angles(feat: torch.Tensor) -> torch.Tensor:
+    """Cosines of every angle ``(e_i - e_j, e_k - e_j)`` of the batch, flattened (b^3 values)."""
+    directions = F.normalize(feat[None, :, :] - feat[:, None, :], p=2, dim=2)
+    return torch.bmm(directions, directions.transpose(1, 2)).flatten()
+
+
+@in_fp32
+def rkd_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor, w_dist: float = 25.0,
+             w_angle: float = 50.0) -> torch.Tensor:
+    """Relational KD (Park et al. 2019), RKD-D (Eqs. 3-5) and RKD-A (Eqs. 6-7), on the flattened features.
+
+    Distance term: the batch's pairwise distances, each network's divided by its mean non-zero
+    distance (so either network may be scaled), compared by the Huber (smooth L1) loss. Angle
+    term: the cosines of all angles formed by triplets of samples, compared by the Huber loss.
+    ``w_dist * distance + w_angle * angle``, as the official code and RepDistiller's ``RKDLoss``;
+    the teacher's side carries no gradient. The angle term holds b^3 values.
+    """
+    student, teacher = _flat(student_feat), _flat(teacher_feat)
+    with torch.no_grad():
+        t_dist = _pairwise_distances(teacher)
+        t_dist = t_dist / t_dist[t_dist > 0].mean()
+        t_angle = _angles(teacher)
+    s_dist = _pairwise_distances(student)
+    s_dist = s_dist / s_dist[s_dist > 0].mean()
+    return w_dist * F.smooth_l1_loss(s_dist, t_dist) + w_angle * F.smooth_l1_loss(_angles(student), t_angle)
+
+
+@in_fp32
+def pkt_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Probabilistic knowledge transfer (Passalis & Tefas 2018), Eqs. (7)-(10), as the authors'
+    code (and RepDistiller's ``PKT``) computes it.
+
+    Each network's cosine similarities between the batch's feature vectors, shifted to [0, 1],
+    each row normalised into conditional probabilities; the loss is the mean over all b^2 entries
+    of ``p_t log((p_t + eps) / (p_s + eps))`` (the paper sums them: a factor b^2).
+    """
+    def conditional(feat):
+        feat = _flat(feat)
+        feat = torch.nan_to_num(feat / (feat.norm(dim=1, keepdim=True) + eps), nan=0.0)
+        similarity = (feat @ feat.T + 1.0) / 2.0
+        return similarity / similarity.sum(1, keepdim=True)
+    p_student, p_teacher = conditional(student_feat), conditional(teacher_feat)
+    return (p_teacher * torch.log((p_teacher + eps) / (p_student + eps))).mean()
+
+
+# ------------------------------------------------------ distributions and factors (Part IV)
+def _polynomial_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``(a_i . b_j)^2`` between the channel rows of two batches of b x C x N maps: b x C_b x C_a."""
+    return torch.einsum("bin,bjn->bji", a, b).pow(2)
+
+
+@in_fp32
+def nst_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor) -> torch.Tensor:
+    """Neuron selectivity transfer (Huang & Wang 2017), Eq. (4) with the polynomial kernel
+    ``k(x, y) = (x . y)^2`` (d = 2, c = 0), for one layer pair.
+
+    Each channel's map is flattened and L2-normalised (one sample of the neuron's distribution
+    per channel, so channel counts need not agree); the squared MMD between the student's and the
+    teacher's channels: mean ``k(t, t)`` + mean ``k(s, s)`` - 2 mean ``k(s, t)``, averaged over the
+    batch. The larger map is average-pooled to the smaller, as RepDistiller's ``NSTLoss`` does.
+    """
+    s, t = pool_to_smaller(student_feat, teacher_feat)
+    s = F.normalize(s.flatten(2), dim=2)
+    t = F.normalize(t.flatten(2), dim=2)
+    return (_polynomial_kernel(t, t).mean().detach() + _polynomial_kernel(s, s).mean()
+            - 2 * _polynomial_kernel(s, t).mean())
+
+
+@in_fp32
+def vid_loss(pred_mean: torch.Tensor, teacher_feat: torch.Tensor, log_scale: torch.Tensor,
+             eps: float = 1e-5) -> torch.Tensor:
+    """Variational information distillation (Ahn et al. 2019), Eq. (6), for one layer.
+
+    The negative log-likelihood of the teacher's feature under a Gaussian whose mean the student
+    predicts (``pred_mean``, the student feature through a regressor) and whose variance is one
+    per channel, ``sigma_c^2 = softplus(log_scale_c) + eps``: the mean over every element of
+    ``(t - mu)^2 / (2 sigma^2) + log(sigma^2) / 2`` (the authors' code, and RepDistiller's
+    ``VIDLoss``; the paper's sum drops the constant ``log(2 pi) / 2``).
+    """
+    variance = (F.softplus(log_scale) + eps).view(1, -1, *([1] * (teacher_feat.dim() - 2)))
+    return (0.5 * ((pred_mean - teacher_feat).pow(2) / variance + variance.log())).mean()
+
+
+def ft_factor(factor: torch.Tensor, form: str = "repdistiller", p1: float = 2) -> torch.Tensor:
+    """The unit vector a factor is compared as (:func:`ft_loss`): ``repdistiller``: the channel
+    mean of ``factor^p1``, flattened and L2-normalised per example; ``paper``: the whole factor
+    flattened and L2-normalised."""
+    if form not in ("repdistiller", "paper"):
+        raise ValueError(f"form: must be 'repdistiller' or 'paper', got {form!r}")
+    return F.normalize((factor.pow(p1).mean(1) if form == "repdistiller" else factor).flatten(1))
+
+
+@in_fp32
+def ft_loss(student_factor: torch.Tensor, teacher_factor: torch.Tensor, p1: float = 2, p2: float = 1,
+            form: str = "repdistiller") -> torch.Tensor:
+    """Factor transfer (Kim et al. 2018), Eq. (3): the distance between the translator's factor of
+    the student and the paraphraser's factor of the teacher, each L2-normalised (:func:`ft_factor`).
+
+    ``repdistiller`` (default): RepDistiller's ``FactorTransfer``, which produced the CRD tables'
+    FT rows: each factor first reduced to a spatial map, the channel mean of ``factor^p1``, then
+    ``mean |difference|^p2`` (``p2 = 1``: the mean absolute difference). ``paper``: the paper's
+    Eq. (3) with p = 1 as the authors' code computes it: the mean absolute difference of the whole
+    normalised factors (``p1`` and ``p2`` unused). Maps of different size are average-pooled to
+    the smaller.
+    """
+    s, t = pool_to_smaller(student_factor, teacher_factor)
+    diff = ft_factor(s, form, p1) - ft_factor(t, form, p1)
+    if form == "paper":
+        return diff.abs().mean()
+    return diff.abs().mean() if p2 == 1 else diff.pow(p2).mean()

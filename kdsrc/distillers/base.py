@@ -64,6 +64,7 @@ class Distiller(nn.Module):
       :meth:`teacher_logits`, so a view cache may serve them); ``needs_hard_labels`` (it refuses
       mixed, soft labels); :attr:`separate_backward` (a setting that makes it train in one
       process only);
+    - ``max_batch_size``: the largest batch it allows (None: any), ``max_batch_reason`` why;
     - ``pair_requirement``: what it needs of a teacher-student pair, in words, where it cannot
       pair every one (shown where a plan skips a pair);
     - ``tuning``: what validation tuning varies, as multiples of the profile's values: a parameter
@@ -76,6 +77,8 @@ class Distiller(nn.Module):
     needs_teacher: ClassVar[bool] = False
     reads_only_teacher_logits: ClassVar[bool] = False
     needs_hard_labels: ClassVar[bool] = False
+    max_batch_size: ClassVar[int | None] = None
+    max_batch_reason: ClassVar[str] = ""
     pair_requirement: ClassVar[str | None] = None
     tuning: ClassVar[dict[str | tuple[str, ...], tuple[float, ...]]] = {}
 
@@ -179,3 +182,13 @@ def feature_shapes(model: nn.Module, example: torch.Tensor):
     features = model.forward_features(example)
     model.train(was_training)
     return [f.shape for f in features.stages]
+
+
+@torch.no_grad()
+def pooled_width(model: nn.Module, example: torch.Tensor) -> int:
+    """The length of ``model``'s pooled penultimate vector, without touching its BN statistics."""
+    was_training = model.training
+    model.eval()
+    width = model.forward_features(example).pooled.shape[1]
+    model.train(was_training)
+    return width

@@ -2,14 +2,21 @@
 from .ab import AB
 from .at import AT
 from .base import Distiller
+from .cc import CC
 from .ce_binary_kl import CEBinaryKL
 from .dhkd import DHKD
 from .fitnets import FitNets
 from .fsp import FSP
+from .ft import FT
 from .kd import KD
 from .label_smoothing import LabelSmoothing
+from .nst import NST
+from .pkt import PKT
+from .rkd import RKD
+from .sp import SP
 from .srrl import SRRL
 from .vanilla import Vanilla
+from .vid import VID
 
 METHODS: dict[str, type[Distiller]] = {
     "vanilla": Vanilla,
@@ -22,6 +29,13 @@ METHODS: dict[str, type[Distiller]] = {
     "dhkd": DHKD,
     "ce_binary_kl": CEBinaryKL,
     "label_smoothing": LabelSmoothing,
+    "sp": SP,
+    "cc": CC,
+    "rkd": RKD,
+    "pkt": PKT,
+    "nst": NST,
+    "vid": VID,
+    "ft": FT,
 }
 # The method that trains a network on its own (every teacher, and the student-alone baseline),
 # and vanilla KD, the distiller the speed benchmarks measure.

@@ -94,7 +94,9 @@ def _save(checkpoint: Path, distiller, optimizer, generator, history: list[dict]
 
 
 def _stage_lr(stage: Stage, cfg, epoch: int, index: int, steps: int) -> float:
-    return learning_rate(cfg, epoch, index, steps) if stage.scheduled else cfg.lr
+    if stage.scheduled:
+        return learning_rate(cfg, epoch, index, steps)
+    return cfg.lr if stage.lr is None else stage.lr
 
 
 def _step(stage: Stage, loss, optimizer, x, y, step: Step, weight: float, cfg, device, sums: dict,

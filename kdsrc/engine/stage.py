@@ -45,7 +45,8 @@ class Stage:
     None, {name: loss})``, the trainer summing the dict.
 
     ``scheduled``: the learning rate follows the run's schedule (the main training), else it
-    stays at the base rate (RepDistiller's ``init`` stage of FSP and AB). ``backward`` turns a
+    stays constant: at ``lr`` when given, else the run's base rate (RepDistiller's ``init``
+    stage of FSP and AB; FT's paraphraser at its own rate). ``backward`` turns a
     step's losses into gradients and may return measurements the trainer averages over the
     epoch (:meth:`kdsrc.distillers.Distiller.backward`). The stage that returns logits is the
     one whose training accuracy is recorded.
@@ -56,6 +57,7 @@ class Stage:
     modules: list[nn.Module]
     loss: Callable[[torch.Tensor, torch.Tensor, Step], tuple[torch.Tensor | None, dict[str, torch.Tensor]]]
     scheduled: bool = False
+    lr: float | None = None
     backward: Callable[[dict[str, torch.Tensor]], dict[str, float] | None] = field(default=backward_sum)
 
     def parameters(self) -> list[nn.Parameter]:

@@ -1,4 +1,4 @@
-"""Two-stage methods (FSP, AB): what the first stage trains, its loss, and resuming inside it."""
+"""Two-stage methods (FSP, AB; FT's in test_distillers_relations): what the first stage trains, its loss, and resuming inside it."""
 import json
 import subprocess
 import sys
@@ -167,8 +167,9 @@ def _without_times(run):
     return strip(run["history"]), strip(run["first_stage"]["history"])
 
 
-def test_two_stage_run_killed_inside_its_first_stage_resumes_to_the_uninterrupted_result(tmp_path):
-    train = [sys.executable, "-m", "kdsrc", "train", "--method", "fsp", "--profile", "smoke",
+@pytest.mark.parametrize("method", ["fsp", "ft"])
+def test_two_stage_run_killed_inside_its_first_stage_resumes_to_the_uninterrupted_result(tmp_path, method):
+    train = [sys.executable, "-m", "kdsrc", "train", "--method", method, "--profile", "smoke",
              "--set", "init_epochs=4", "--set", "train_subset=200", "--set", "test_subset=100",
              "--set", "batch_size=50", "--set", "teacher_train_subset=200", "--set", "teacher_epochs=1"]
     killed, clean = tmp_path / "killed", tmp_path / "clean"
@@ -182,11 +183,11 @@ def test_two_stage_run_killed_inside_its_first_stage_resumes_to_the_uninterrupte
     proc.kill()
     _, stderr = proc.communicate()
     assert done >= 1, f"no first-stage checkpoint appeared: {stderr[-2000:]}"
-    assert not list((killed / "runs").rglob("fsp/*.json"))
+    assert not list((killed / "runs").rglob(f"{method}/*.json"))
     subprocess.run(train + ["--results", str(killed)], cwd=ROOT, check=True, capture_output=True)
     subprocess.run(train + ["--results", str(clean)], cwd=ROOT, check=True, capture_output=True)
-    [resumed] = [json.loads(p.read_text()) for p in (killed / "runs").rglob("fsp/*.json")]
-    [uninterrupted] = [json.loads(p.read_text()) for p in (clean / "runs").rglob("fsp/*.json")]
+    [resumed] = [json.loads(p.read_text()) for p in (killed / "runs").rglob(f"{method}/*.json")]
+    [uninterrupted] = [json.loads(p.read_text()) for p in (clean / "runs").rglob(f"{method}/*.json")]
     assert _without_times(resumed) == _without_times(uninterrupted)
 
 

@@ -29,8 +29,9 @@ PAIR_SETS = {"table1": ("Table 1",), "table2": ("Table 2",), "all": ("Table 1", 
 BASELINE = ALONE  # the student alone
 # The methods a plan runs by default, named here so that a method added to the registry never
 # silently adds its runs (39 runs of 240 epochs a method for both tables at 3 seeds): the book's
-# methods of Parts I-III. The CRD tables' other rows join as the zoo's methods land.
-DEFAULT_METHODS = ("vanilla", "kd", "fitnets", "at", "fsp", "ab", "srrl", "dhkd", "ce_binary_kl")
+# methods of Parts I-III, then Part IV's rows of the CRD tables. CRD itself joins when it lands.
+DEFAULT_METHODS = ("vanilla", "kd", "fitnets", "at", "fsp", "ab", "srrl", "dhkd", "ce_binary_kl",
+                   "sp", "cc", "vid", "rkd", "pkt", "ft", "nst")
 # The cells the CRD paper prints as N/A (a method it ran on the table, but not on this pair).
 CRD_NOT_AVAILABLE = {("wrn_40_2", "wrn_40_1", "fsp")}
 FIXED_BY_THE_PLAN = ("model", "teacher", "seed")

@@ -273,19 +273,23 @@ def _flat(feat: torch.Tensor) -> torch.Tensor:
     return feat.reshape(feat.shape[0], -1)
 
 
+def sp_similarities(feat: torch.Tensor) -> torch.Tensor:
+    """SP's batch similarity matrix (Tung & Mori 2019, Eqs. 1-2): the b x b Gram matrix of the
+    flattened features, every row L2-normalised."""
+    return F.normalize(_flat(feat) @ _flat(feat).T)
+
+
 @in_fp32
 def sp_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor) -> torch.Tensor:
     """Similarity-preserving KD (Tung & Mori 2019), Eqs. (1)-(4), for one layer pair.
 
     Each network's batch Gram matrix ``G = Q Q^T`` of the flattened features (b x b, so the two
-    networks' widths need not agree), every row L2-normalised; the loss is the squared Frobenius
-    distance of the two normalised matrices divided by ``b^2``. Paper and RepDistiller's
-    ``Similarity`` agree.
+    networks' widths need not agree), every row L2-normalised (:func:`sp_similarities`); the loss
+    is the squared Frobenius distance of the two normalised matrices divided by ``b^2``. Paper and
+    RepDistiller's ``Similarity`` agree.
     """
     b = student_feat.shape[0]
-    g_student = F.normalize(_flat(student_feat) @ _flat(student_feat).T)
-    g_teacher = F.normalize(_flat(teacher_feat) @ _flat(teacher_feat).T)
-    return (g_teacher - g_student).pow(2).sum() / (b * b)
+    return (sp_similarities(teacher_feat) - sp_similarities(student_feat)).pow(2).sum() / (b * b)
 
 
 @in_fp32
@@ -315,6 +319,13 @@ def cc_loss(student_embed: torch.Tensor, teacher_embed: torch.Tensor, form: str 
     return F.mse_loss(correlation(student_embed), correlation(teacher_embed))
 
 
+def rkd_distances(feat: torch.Tensor) -> torch.Tensor:
+    """RKD's distance structure (Park et al. 2019, Eq. 4): the batch's pairwise Euclidean
+    distances of the flattened features, divided by their mean over distinct pairs."""
+    distances = _pairwise_distances(_flat(feat))
+    return distances / distances[distances > 0].mean()
+
+
 def _pairwise_distances(feat: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """Euclidean distances between the rows of ``feat``, zero on the diagonal (RepDistiller's
     ``RKDLoss.pdist``: squared distances clamped at ``eps`` before the root)."""
@@ -342,12 +353,19 @@ def rkd_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor, w_dist: flo
     """
     student, teacher = _flat(student_feat), _flat(teacher_feat)
     with torch.no_grad():
-        t_dist = _pairwise_distances(teacher)
-        t_dist = t_dist / t_dist[t_dist > 0].mean()
-        t_angle = _angles(teacher)
-    s_dist = _pairwise_distances(student)
-    s_dist = s_dist / s_dist[s_dist > 0].mean()
-    return w_dist * F.smooth_l1_loss(s_dist, t_dist) + w_angle * F.smooth_l1_loss(_angles(student), t_angle)
+        t_dist, t_angle = rkd_distances(teacher), _angles(teacher)
+    return (w_dist * F.smooth_l1_loss(rkd_distances(student), t_dist)
+            + w_angle * F.smooth_l1_loss(_angles(student), t_angle))
+
+
+def pkt_probabilities(feat: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """PKT's conditional probabilities (Passalis & Tefas 2018, Eqs. 7-8, the authors' code): the
+    cosine similarities of the batch's flattened features shifted to [0, 1], each row
+    normalised to sum to 1."""
+    feat = _flat(feat)
+    feat = torch.nan_to_num(feat / (feat.norm(dim=1, keepdim=True) + eps), nan=0.0)
+    similarity = (feat @ feat.T + 1.0) / 2.0
+    return similarity / similarity.sum(1, keepdim=True)
 
 
 @in_fp32
@@ -355,16 +373,11 @@ def pkt_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor, eps: float 
     """Probabilistic knowledge transfer (Passalis & Tefas 2018), Eqs. (7)-(10), as the authors'
     code (and RepDistiller's ``PKT``) computes it.
 
-    Each network's cosine similarities between the batch's feature vectors, shifted to [0, 1],
-    each row normalised into conditional probabilities; the loss is the mean over all b^2 entries
-    of ``p_t log((p_t + eps) / (p_s + eps))`` (the paper sums them: a factor b^2).
+    Each network's conditional probabilities between the batch's samples
+    (:func:`pkt_probabilities`); the loss is the mean over all b^2 entries of
+    ``p_t log((p_t + eps) / (p_s + eps))`` (the paper sums them: a factor b^2).
     """
-    def conditional(feat):
-        feat = _flat(feat)
-        feat = torch.nan_to_num(feat / (feat.norm(dim=1, keepdim=True) + eps), nan=0.0)
-        similarity = (feat @ feat.T + 1.0) / 2.0
-        return similarity / similarity.sum(1, keepdim=True)
-    p_student, p_teacher = conditional(student_feat), conditional(teacher_feat)
+    p_student, p_teacher = pkt_probabilities(student_feat, eps), pkt_probabilities(teacher_feat, eps)
     return (p_teacher * torch.log((p_teacher + eps) / (p_student + eps))).mean()
 
 

@@ -2,7 +2,7 @@
 import pandas as pd
 import torch
 
-from .losses import binary_kl, binary_kl_norm, kd_loss
+from .losses import binary_kl, binary_kl_norm, kd_loss, pkt_probabilities, rkd_distances, sp_similarities
 
 
 def boundary_table(features: dict, margin: float = 1.0, stages=(1, 2, 3)) -> pd.DataFrame:
@@ -64,3 +64,35 @@ def loss_between(student: list[float], teacher: list[float], temperatures=(1, 2,
     t = torch.tensor([teacher], dtype=torch.float32)
     return pd.DataFrame([{"T": T, "KD (softmax KL)": kd_loss(s, t, T).item(), "BinaryKL": binary_kl(s, t, T).item(),
                           "BinaryKL-Norm": binary_kl_norm(s, t, T).item()} for T in temperatures])
+
+
+# What each sample-relation method of Part IV makes the student copy: the matrix over a batch, and
+# the features it is computed from (the last stage's map, or the pooled penultimate vector).
+RELATIONS = {"sp": ("similarity (SP)", sp_similarities, "last stage map"),
+             "rkd": ("distance / mean (RKD)", rkd_distances, "pooled vector"),
+             "pkt": ("conditional probability (PKT)", pkt_probabilities, "pooled vector")}
+
+
+@torch.no_grad()
+def relation_matrices(features: dict, kind: str) -> dict[str, torch.Tensor]:
+    """Each model's batch relation matrix of ``kind`` (a key of :data:`RELATIONS`) from its
+    :class:`~kdsrc.models.Features`: b x b, in the batch's order."""
+    if kind not in RELATIONS:
+        raise ValueError(f"kind: must be one of {sorted(RELATIONS)}, got {kind!r}")
+    _, relation, tap = RELATIONS[kind]
+    return {name: relation(feats.stages[-1] if tap == "last stage map" else feats.pooled)
+            for name, feats in features.items()}
+
+
+@torch.no_grad()
+def relation_gaps(features: dict, reference: str = "teacher") -> pd.DataFrame:
+    """Per model and relation (:data:`RELATIONS`), the mean absolute difference between its batch
+    matrix and the ``reference`` model's: how closely it reproduces the teacher's relations."""
+    rows = []
+    for kind, (label, _, tap) in RELATIONS.items():
+        matrices = relation_matrices(features, kind)
+        for name, matrix in matrices.items():
+            if name != reference:
+                rows.append({"relation": label, "features": tap, "model": name,
+                             "mean |difference| to the teacher": (matrix - matrices[reference]).abs().mean().item()})
+    return pd.DataFrame(rows)

@@ -158,3 +158,13 @@ def test_plateau_curve_shades_the_last_fifth_and_marks_the_decays():
     assert len(shaded) == 1 and shaded[0].get_x() == 4.0
     assert sorted(line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":") == [3, 4]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["last 20% of the epochs", "validation", "test"]
+
+
+def test_relation_matrices_sort_the_images_by_class_on_one_shared_scale():
+    matrices = {"teacher": torch.arange(9.0).view(3, 3), "student": torch.zeros(3, 3)}
+    fig = plots.relation_matrices(matrices, torch.tensor([2, 0, 1]), "similarity (SP)")
+    panels = [ax for ax in fig.axes if ax.images and ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["teacher", "student"]
+    assert panels[0].images[0].get_clim() == panels[1].images[0].get_clim() == (0.0, 8.0)
+    assert panels[0].images[0].get_array()[0, 0] == 4.0  # image 1 (class 0) first
+    assert any(ax.get_ylabel() == "similarity (SP)" for ax in fig.axes)

@@ -1,8 +1,10 @@
 """The probes the chapters tabulate: activation-boundary statistics and classifiers read across models."""
+import pytest
 import torch
 
+from kdsrc.losses import pkt_probabilities, rkd_distances, sp_similarities
 from kdsrc.models import Features
-from kdsrc.probes import boundary_table
+from kdsrc.probes import boundary_table, relation_gaps, relation_matrices
 
 
 def test_boundary_table_counts_on_neurons_and_the_margin_band():
@@ -22,3 +24,19 @@ def test_classifier_table_scores_each_models_own_head_and_a_foreign_classifier()
         swap.weight.copy_(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))  # reads the channels the other way round
     row = classifier_table({"net": Features(own_logits, [], [], pooled)}, swap, labels).iloc[0]
     assert row["own classifier acc (%)"] == 100.0 and row["teacher classifier acc (%)"] == 25.0
+
+
+def test_relation_matrices_are_each_methods_own_batch_matrix_and_the_gaps_are_zero_for_the_teacher_itself():
+    torch.manual_seed(0)
+    def features():
+        return Features(logits=torch.randn(6, 10), stages=[torch.randn(6, 4, 3, 3)], preacts=[], pooled=torch.randn(6, 8))
+    teacher, student = features(), features()
+    found = {kind: relation_matrices({"teacher": teacher}, kind)["teacher"] for kind in ("sp", "rkd", "pkt")}
+    torch.testing.assert_close(found["sp"], sp_similarities(teacher.stages[-1]))
+    torch.testing.assert_close(found["rkd"], rkd_distances(teacher.pooled))
+    torch.testing.assert_close(found["pkt"], pkt_probabilities(teacher.pooled))
+    gaps = relation_gaps({"teacher": teacher, "copy": teacher, "student": student})
+    assert set(gaps.model) == {"copy", "student"} and len(gaps) == 6
+    assert (gaps[gaps.model == "copy"].iloc[:, -1] == 0).all() and (gaps[gaps.model == "student"].iloc[:, -1] > 0).all()
+    with pytest.raises(ValueError, match="^kind:"):
+        relation_matrices({"teacher": teacher}, "cc")

@@ -161,8 +161,8 @@ else:
 
 # %% [markdown]
 # The CRD paper's numbers for the plan's pairs (CIFAR-100 top-1 accuracy in percent, at the
-# last epoch), cited from the RepDistiller README as collected in `results/reference/kd.csv`
-# and `ild.csv`, where each row names its source; the CRD paper ran no SRRL, DHKD or
+# last epoch), cited from the RepDistiller README as collected in `results/reference/kd.csv`,
+# `ild.csv` and `zoo.csv`, where each row names its source; the CRD paper ran no SRRL, DHKD or
 # CE + BinaryKL, so those methods have no cited column:
 
 # %% tags=["nbval-check-output"]

@@ -338,19 +338,25 @@ def plateau_curve(run: dict, fraction: float = 0.2):
     return fig
 
 
-def relation_matrices(matrices: dict[str, torch.Tensor], labels: torch.Tensor, title: str):
-    """Batch relation matrices (:func:`kdsrc.probes.relation_matrices`), one panel per model, the
-    images sorted by class so that blocks show which samples a network relates; one colour scale
-    shared by the panels, with its colour bar labelled ``title``."""
+def relation_matrices(matrices: dict[str, torch.Tensor], labels: torch.Tensor, title: str, columns: int = 3):
+    """Batch relation matrices (:func:`kdsrc.probes.relation_matrices`), one panel per model (at
+    most ``columns`` a row), the images sorted by class so that blocks show which samples a
+    network relates; one colour scale shared by the panels, with its colour bar labelled ``title``."""
     order = torch.argsort(labels, stable=True)
     shown = {name: m[order][:, order].numpy() for name, m in matrices.items()}
     low, high = min(m.min() for m in shown.values()), max(m.max() for m in shown.values())
-    fig, axes = plt.subplots(1, len(shown), figsize=(3.1 * len(shown), 3.4), squeeze=False, layout="constrained")
-    for ax, (name, matrix) in zip(axes[0], shown.items()):
+    columns = min(columns, len(shown))
+    rows = -(-len(shown) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns + 0.8, 3.2 * rows), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat[len(shown):]:
+        ax.set_axis_off()
+    for ax, (name, matrix) in zip(axes.flat, shown.items()):
         ax.imshow(matrix, cmap="viridis", vmin=low, vmax=high)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(f"test image, sorted by class ({len(order)})", fontsize=8)
         ax.set_xticks([]), ax.set_yticks([])
-    axes[0, 0].set_ylabel("test image, same order", fontsize=8)
-    fig.colorbar(axes[0, -1].images[0], ax=axes[0, :], location="right", shrink=0.9, label=title)
+    for row in axes:
+        row[0].set_ylabel("test image, same order", fontsize=8)
+    fig.colorbar(axes.flat[0].images[0], ax=axes, location="right", shrink=0.8, label=title)
     return fig

@@ -168,3 +168,9 @@ def test_relation_matrices_sort_the_images_by_class_on_one_shared_scale():
     assert panels[0].images[0].get_clim() == panels[1].images[0].get_clim() == (0.0, 8.0)
     assert panels[0].images[0].get_array()[0, 0] == 4.0  # image 1 (class 0) first
     assert any(ax.get_ylabel() == "similarity (SP)" for ax in fig.axes)
+
+
+def test_relation_matrices_wrap_into_rows_of_three_panels():
+    matrices = {f"model {k}": torch.rand(4, 4) for k in range(5)}
+    fig = plots.relation_matrices(matrices, torch.arange(4), "distance")
+    assert len([ax for ax in fig.axes if ax.images]) == 5 and not fig.axes[5].axison

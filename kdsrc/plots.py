@@ -360,3 +360,53 @@ def relation_matrices(matrices: dict[str, torch.Tensor], labels: torch.Tensor, t
         row[0].set_ylabel("test image, same order", fontsize=8)
     fig.colorbar(axes.flat[0].images[0], ax=axes, location="right", shrink=0.8, label=title)
     return fig
+
+
+def vid_variances(variances: dict[str, torch.Tensor], initial: float):
+    """VID's learned variance of each teacher channel (``softplus(log_scale) + eps``), one line per
+    layer with the channels sorted from most to least certain, on a log scale; the dashed line is
+    the value every variance started from. A small variance is a channel the student's features
+    predict well, and so one whose transfer the loss weights most."""
+    fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
+    for name, values in variances.items():
+        ordered = torch.sort(values.detach()).values.numpy()
+        ax.plot(torch.linspace(0, 1, len(ordered)).numpy(), ordered, label=f"{name} ({len(ordered)} channels)")
+    ax.axhline(initial, color="grey", linestyle="--", linewidth=1, label=f"initial variance ({initial:g})")
+    ax.set_yscale("log")
+    ax.set_xlabel("teacher channels, sorted (share of the layer)")
+    ax.set_ylabel("learned variance σ²")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def factor_maps(factors: dict[str, torch.Tensor], image: torch.Tensor):
+    """Factor transfer's compared maps (:func:`kdsrc.losses.ft_factor`, RepDistiller's form: the
+    channel mean of the squared factor, normalised) for the first image of a batch, one panel per
+    factor beside the image, on one shared colour scale with its colour bar."""
+    shown = {name: factor.pow(2).mean(1)[0] for name, factor in factors.items()}
+    shown = {name: (m / m.flatten().norm()).numpy() for name, m in shown.items()}
+    high = max(m.max() for m in shown.values())
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(2.6 * (len(shown) + 1) + 0.8, 2.8), layout="constrained")
+    axes[0].imshow(image[0], cmap="gray_r")
+    axes[0].set_title("image", fontsize=9)
+    for ax, (name, matrix) in zip(axes[1:], shown.items()):
+        ax.imshow(matrix, cmap="magma", vmin=0.0, vmax=high)
+        ax.set_title(name, fontsize=9)
+    for ax in axes:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(axes[-1].images[0], ax=axes[1:], location="right", shrink=0.85, label="normalised factor map")
+    return fig
+
+
+def kernel_distributions(kernels: dict[str, torch.Tensor]):
+    """The distribution of NST's kernel values between distinct channels
+    (:func:`kdsrc.probes.channel_kernels`), one empirical cumulative distribution per model: what
+    NST's MMD compares, whatever the order of the channels."""
+    values = pd.concat([pd.DataFrame({"model": name, "kernel": k[~torch.eye(len(k), dtype=torch.bool)].numpy()})
+                        for name, k in kernels.items()])
+    fig, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
+    sns.ecdfplot(values, x="kernel", hue="model", ax=ax)
+    ax.set_xlabel("mean (f_i · f_j)² between two distinct channels")
+    ax.set_ylabel("share of channel pairs")
+    ax.get_legend().set_title(None)
+    return fig

@@ -96,3 +96,14 @@ def relation_gaps(features: dict, reference: str = "teacher") -> pd.DataFrame:
                 rows.append({"relation": label, "features": tap, "model": name,
                              "mean |difference| to the teacher": (matrix - matrices[reference]).abs().mean().item()})
     return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def channel_kernels(features: dict, stage: int = -1) -> dict[str, torch.Tensor]:
+    """NST's view of a stage (Huang & Wang 2017, Eq. 4): per model, the batch mean of the
+    polynomial kernel ``(f_i . f_j)^2`` between its channels' flattened, L2-normalised maps
+    (C x C); the loss matches the distribution these kernel values describe."""
+    def kernel(feat):
+        maps = torch.nn.functional.normalize(feat.flatten(2), dim=2)
+        return torch.einsum("bin,bjn->bij", maps, maps).pow(2).mean(0)
+    return {name: kernel(feats.stages[stage]) for name, feats in features.items()}

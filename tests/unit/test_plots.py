@@ -174,3 +174,26 @@ def test_relation_matrices_wrap_into_rows_of_three_panels():
     matrices = {f"model {k}": torch.rand(4, 4) for k in range(5)}
     fig = plots.relation_matrices(matrices, torch.arange(4), "distance")
     assert len([ax for ax in fig.axes if ax.images]) == 5 and not fig.axes[5].axison
+
+
+def test_vid_variances_draw_a_sorted_line_per_layer_and_the_initial_value():
+    fig = plots.vid_variances({"stage 1": torch.tensor([5.0, 0.5, 2.0]), "stage 2": torch.tensor([1.0, 3.0])}, initial=5.0)
+    ax = fig.axes[0]
+    assert [list(line.get_ydata()) for line in ax.lines[:2]] == [[0.5, 2.0, 5.0], [1.0, 3.0]]
+    assert ax.get_yscale() == "log" and "initial variance (5)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_factor_maps_show_the_image_and_each_factor_on_one_scale():
+    factors = {"teacher (paraphraser)": torch.rand(1, 4, 3, 3), "student (translator)": torch.rand(1, 2, 3, 3)}
+    fig = plots.factor_maps(factors, torch.zeros(1, 28, 28))
+    panels = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in panels] == ["image", "teacher (paraphraser)", "student (translator)"]
+    assert panels[1].images[0].get_clim() == panels[2].images[0].get_clim()
+
+
+def test_kernel_distributions_draw_one_curve_per_model_over_distinct_channel_pairs():
+    kernels = {"teacher": torch.eye(3) + 0.5 * (1 - torch.eye(3)), "student": torch.eye(2) + 0.2 * (1 - torch.eye(2))}
+    fig = plots.kernel_distributions(kernels)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and ax.get_legend().get_title().get_text() == ""
+    assert sorted(round(float(line.get_xdata()[-1]), 3) for line in ax.lines) == [0.2, 0.5]

@@ -4,7 +4,7 @@ import torch
 
 from kdsrc.losses import pkt_probabilities, rkd_distances, sp_similarities
 from kdsrc.models import Features
-from kdsrc.probes import boundary_table, relation_gaps, relation_matrices
+from kdsrc.probes import boundary_table, channel_kernels, relation_gaps, relation_matrices
 
 
 def test_boundary_table_counts_on_neurons_and_the_margin_band():
@@ -40,3 +40,12 @@ def test_relation_matrices_are_each_methods_own_batch_matrix_and_the_gaps_are_ze
     assert (gaps[gaps.model == "copy"].iloc[:, -1] == 0).all() and (gaps[gaps.model == "student"].iloc[:, -1] > 0).all()
     with pytest.raises(ValueError, match="^kind:"):
         relation_matrices({"teacher": teacher}, "cc")
+
+
+def test_channel_kernels_are_one_on_the_diagonal_and_symmetric():
+    torch.manual_seed(0)
+    feats = Features(logits=None, stages=[torch.randn(3, 5, 4, 4)], preacts=[], pooled=None)
+    kernel = channel_kernels({"net": feats})["net"]
+    assert kernel.shape == (5, 5)
+    torch.testing.assert_close(torch.diagonal(kernel), torch.ones(5))
+    torch.testing.assert_close(kernel, kernel.T)

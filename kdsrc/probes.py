@@ -68,9 +68,9 @@ def loss_between(student: list[float], teacher: list[float], temperatures=(1, 2,
 
 # What each sample-relation method of Part IV makes the student copy: the matrix over a batch, and
 # the features it is computed from (the last stage's map, or the pooled penultimate vector).
-RELATIONS = {"sp": ("similarity (SP)", sp_similarities, "last stage map"),
-             "rkd": ("distance / mean (RKD)", rkd_distances, "pooled vector"),
-             "pkt": ("conditional probability (PKT)", pkt_probabilities, "pooled vector")}
+RELATIONS = {"similarity": ("similarity (SP)", sp_similarities, "last stage map"),
+             "distance": ("distance / mean (RKD)", rkd_distances, "pooled vector"),
+             "probability": ("conditional probability (PKT)", pkt_probabilities, "pooled vector")}
 
 
 @torch.no_grad()

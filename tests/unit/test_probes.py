@@ -31,15 +31,15 @@ def test_relation_matrices_are_each_methods_own_batch_matrix_and_the_gaps_are_ze
     def features():
         return Features(logits=torch.randn(6, 10), stages=[torch.randn(6, 4, 3, 3)], preacts=[], pooled=torch.randn(6, 8))
     teacher, student = features(), features()
-    found = {kind: relation_matrices({"teacher": teacher}, kind)["teacher"] for kind in ("sp", "rkd", "pkt")}
-    torch.testing.assert_close(found["sp"], sp_similarities(teacher.stages[-1]))
-    torch.testing.assert_close(found["rkd"], rkd_distances(teacher.pooled))
-    torch.testing.assert_close(found["pkt"], pkt_probabilities(teacher.pooled))
+    found = {kind: relation_matrices({"teacher": teacher}, kind)["teacher"] for kind in ("similarity", "distance", "probability")}
+    torch.testing.assert_close(found["similarity"], sp_similarities(teacher.stages[-1]))
+    torch.testing.assert_close(found["distance"], rkd_distances(teacher.pooled))
+    torch.testing.assert_close(found["probability"], pkt_probabilities(teacher.pooled))
     gaps = relation_gaps({"teacher": teacher, "copy": teacher, "student": student})
     assert set(gaps.model) == {"copy", "student"} and len(gaps) == 6
     assert (gaps[gaps.model == "copy"].iloc[:, -1] == 0).all() and (gaps[gaps.model == "student"].iloc[:, -1] > 0).all()
     with pytest.raises(ValueError, match="^kind:"):
-        relation_matrices({"teacher": teacher}, "cc")
+        relation_matrices({"teacher": teacher}, "correlation")
 
 
 def test_channel_kernels_are_one_on_the_diagonal_and_symmetric():

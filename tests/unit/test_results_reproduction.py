@@ -7,6 +7,8 @@ import pandas as pd
 from kdsrc import results
 from kdsrc.reproduce import TABLES, pairs_from
 
+ZOO = ("sp", "cc", "vid", "rkd", "pkt", "ft", "nst")  # Part IV's rows of the CRD tables, in the README's order
+
 
 def _run(method, model, seed, last, best, teacher=None, best_epoch=240):
     return {"config": {"method": method, "model": model, "teacher": teacher, "seed": seed, "method_params": {},
@@ -23,7 +25,17 @@ def test_crd_reference_cites_teacher_student_and_the_book_methods_for_every_pair
         for teacher, student in pairs:
             rows = set(cited[(cited.table == table) & (cited.teacher == teacher) & (cited.student == student)].method)
             paper_na = table == "Table 2" or (teacher, student) == ("wrn_40_2", "wrn_40_1")  # FSP: N/A or no row
-            assert rows == {"teacher", "student", "kd", "fitnets", "at", "ab"} | (set() if paper_na else {"fsp"})
+            assert rows == ({"teacher", "student", "kd", "fitnets", "at", "ab", *ZOO}
+                            | (set() if paper_na else {"fsp"}))
+
+
+def test_crd_reference_holds_the_readmes_numbers_for_part_fours_methods():
+    cited = results.crd_reference().set_index(["table", "teacher", "student", "method"]).value
+    assert cited[("Table 1", "wrn_40_2", "wrn_16_2", "pkt")] == 74.54
+    assert cited[("Table 1", "resnet32x4", "resnet8x4", "rkd")] == 71.90
+    assert cited[("Table 2", "vgg13", "MobileNetV2", "ft")] == 61.78
+    assert cited[("Table 2", "wrn_40_2", "ShuffleV1", "nst")] == 74.89
+    assert len(cited[cited.index.get_level_values("method").isin(ZOO)]) == 7 * 13
 
 
 def test_reproduction_table_puts_our_mean_and_std_beside_the_paper_with_the_gap():
@@ -51,7 +63,7 @@ def test_reproduction_table_without_runs_is_empty():
 def test_cited_table_has_one_row_per_cited_pair_in_the_plans_order_and_one_column_per_row_of_the_paper():
     wide = results.cited_table(results.crd_reference(), pairs_from("table2,resnet8:resnet8,resnet110:resnet32"))
     assert list(wide.index) == [(p.table, p.teacher, p.student) for p in pairs_from("table2,resnet110:resnet32")]
-    assert list(wide.columns) == ["teacher", "student", "kd", "fitnets", "at", "ab", "fsp"]
+    assert list(wide.columns) == ["teacher", "student", "kd", "fitnets", "at", "ab", "fsp", *ZOO]
     assert wide.loc[("Table 1", "resnet110", "resnet32"), "kd"] == 73.08 and wide.fsp.isna().sum() == 6
     assert wide.index.names == ["table", "teacher network", "student network"]
 

@@ -387,6 +387,13 @@ def _polynomial_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bin,bjn->bji", a, b).pow(2)
 
 
+def nst_channel_kernel(feat: torch.Tensor) -> torch.Tensor:
+    """NST's kernel between the channels of one network's maps (Huang & Wang 2017, Eq. 4): each
+    channel's map flattened and L2-normalised, then ``(f_i . f_j)^2``, per example (b x C x C)."""
+    maps = F.normalize(feat.flatten(2), dim=2)
+    return _polynomial_kernel(maps, maps)
+
+
 @in_fp32
 def nst_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor) -> torch.Tensor:
     """Neuron selectivity transfer (Huang & Wang 2017), Eq. (4) with the polynomial kernel
@@ -398,10 +405,8 @@ def nst_loss(student_feat: torch.Tensor, teacher_feat: torch.Tensor) -> torch.Te
     batch. The larger map is average-pooled to the smaller, as RepDistiller's ``NSTLoss`` does.
     """
     s, t = pool_to_smaller(student_feat, teacher_feat)
-    s = F.normalize(s.flatten(2), dim=2)
-    t = F.normalize(t.flatten(2), dim=2)
-    return (_polynomial_kernel(t, t).mean().detach() + _polynomial_kernel(s, s).mean()
-            - 2 * _polynomial_kernel(s, t).mean())
+    cross = _polynomial_kernel(F.normalize(s.flatten(2), dim=2), F.normalize(t.flatten(2), dim=2))
+    return nst_channel_kernel(t).mean().detach() + nst_channel_kernel(s).mean() - 2 * cross.mean()
 
 
 @in_fp32

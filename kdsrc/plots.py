@@ -4,7 +4,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .losses import attention_map, binary_kl, binary_kl_norm, fsp_matrix
+from .losses import attention_map, binary_kl, binary_kl_norm, fsp_matrix, ft_factor
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -383,8 +383,7 @@ def factor_maps(factors: dict[str, torch.Tensor], image: torch.Tensor):
     """Factor transfer's compared maps (:func:`kdsrc.losses.ft_factor`, RepDistiller's form: the
     channel mean of the squared factor, normalised) for the first image of a batch, one panel per
     factor beside the image, on one shared colour scale with its colour bar."""
-    shown = {name: factor.pow(2).mean(1)[0] for name, factor in factors.items()}
-    shown = {name: (m / m.flatten().norm()).numpy() for name, m in shown.items()}
+    shown = {name: ft_factor(factor)[0].view(factor.shape[-2:]).numpy() for name, factor in factors.items()}
     high = max(m.max() for m in shown.values())
     fig, axes = plt.subplots(1, len(shown) + 1, figsize=(2.6 * (len(shown) + 1) + 0.8, 2.8), layout="constrained")
     axes[0].imshow(image[0], cmap="gray_r")

@@ -2,7 +2,8 @@
 import pandas as pd
 import torch
 
-from .losses import binary_kl, binary_kl_norm, kd_loss, pkt_probabilities, rkd_distances, sp_similarities
+from .losses import (binary_kl, binary_kl_norm, kd_loss, nst_channel_kernel, pkt_probabilities, rkd_distances,
+                     sp_similarities)
 
 
 def boundary_table(features: dict, margin: float = 1.0, stages=(1, 2, 3)) -> pd.DataFrame:
@@ -100,10 +101,6 @@ def relation_gaps(features: dict, reference: str = "teacher") -> pd.DataFrame:
 
 @torch.no_grad()
 def channel_kernels(features: dict, stage: int = -1) -> dict[str, torch.Tensor]:
-    """NST's view of a stage (Huang & Wang 2017, Eq. 4): per model, the batch mean of the
-    polynomial kernel ``(f_i . f_j)^2`` between its channels' flattened, L2-normalised maps
+    """NST's view of a stage: per model, the batch mean of :func:`kdsrc.losses.nst_channel_kernel`
     (C x C); the loss matches the distribution these kernel values describe."""
-    def kernel(feat):
-        maps = torch.nn.functional.normalize(feat.flatten(2), dim=2)
-        return torch.einsum("bin,bjn->bij", maps, maps).pow(2).mean(0)
-    return {name: kernel(feats.stages[stage]) for name, feats in features.items()}
+    return {name: nst_channel_kernel(feats.stages[stage]).mean(0) for name, feats in features.items()}

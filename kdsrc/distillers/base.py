@@ -175,20 +175,21 @@ class Distiller(nn.Module):
 
 
 @torch.no_grad()
-def feature_shapes(model: nn.Module, example: torch.Tensor):
-    """Shapes of ``model``'s stage features for an example batch, without touching its BN statistics."""
+def _example_features(model: nn.Module, example: torch.Tensor):
+    """``model``'s features for an example batch in eval mode, its mode restored after (its BN
+    statistics untouched)."""
     was_training = model.training
     model.eval()
     features = model.forward_features(example)
     model.train(was_training)
-    return [f.shape for f in features.stages]
+    return features
 
 
-@torch.no_grad()
+def feature_shapes(model: nn.Module, example: torch.Tensor):
+    """Shapes of ``model``'s stage features for an example batch, without touching its BN statistics."""
+    return [f.shape for f in _example_features(model, example).stages]
+
+
 def pooled_width(model: nn.Module, example: torch.Tensor) -> int:
     """The length of ``model``'s pooled penultimate vector, without touching its BN statistics."""
-    was_training = model.training
-    model.eval()
-    width = model.forward_features(example).pooled.shape[1]
-    model.train(was_training)
-    return width
+    return _example_features(model, example).pooled.shape[1]

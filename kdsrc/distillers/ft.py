@@ -3,7 +3,8 @@
 Two stages, as the paper and RepDistiller do. First a *paraphraser* (an encoder of three 3x3
 convolutions to ``rate`` times the teacher's channels and a mirrored decoder, LeakyReLU 0.1, no
 BN) learns to reconstruct the teacher's last-stage map by mean squared error; the teacher and the
-student do not move. Then the paraphraser is frozen, and a *translator* (the same encoder on the
+student do not move. Then the paraphraser stays as it is (its factor is computed without
+gradients, so the optimizer never moves it), and a *translator* (the same encoder on the
 student's last-stage map, with BN) is trained with the student on cross-entropy plus the distance
 between the two normalised factors (:func:`kdsrc.losses.ft_loss`).
 
@@ -94,16 +95,6 @@ class FT(Distiller):
             teacher_map = self.teacher_features(x).stages[-1]
             return None, {"reconstruction": F.mse_loss(self.paraphraser(teacher_map), teacher_map)}
         return Stage("paraphraser", self.config.init_epochs, [self.paraphraser], loss, lr=self.paraphraser_lr)
-
-    def main_stage(self, epochs: int) -> Stage:
-        """The student and the translator; the paraphraser, trained by the first stage, stays as it is."""
-        self.paraphraser.requires_grad_(False)
-        return Stage("main", epochs, [self.student, self.translator], self.forward_train, scheduled=True,
-                     backward=self.backward)
-
-    def extra_parameter_count(self) -> int:
-        """The translator's and the paraphraser's parameters (the paraphraser trains in the first stage)."""
-        return sum(p.numel() for module in (self.translator, self.paraphraser) for p in module.parameters())
 
     def forward_train(self, x, y, step=None):
         features = self.student.forward_features(x)

@@ -135,9 +135,6 @@ class RunConfig:
             if self.teacher is None:
                 raise ConfigError(f"teacher: method {self.method!r} needs a teacher model, one of {sorted(MODELS)}")
             require_choice("teacher", self.teacher, MODELS)
-        if distiller.max_batch_size is not None and self.batch_size > distiller.max_batch_size:
-            raise ConfigError(f"batch_size: method {self.method!r} allows at most {distiller.max_batch_size} "
-                              f"({distiller.max_batch_reason}), got {self.batch_size}")
         if distiller.needs_hard_labels and self.mixing != "none":
             raise ConfigError(f"mixing: method {self.method!r} needs hard labels, which {self.mixing} mixes; "
                               "set mixing='none'")
@@ -153,6 +150,10 @@ class RunConfig:
                               f"got {sorted(self.method_params)}") from None
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        limit = distiller.batch_limit(params)
+        if limit is not None and self.batch_size > limit[0]:
+            raise ConfigError(f"batch_size: method {self.method!r} allows at most {limit[0]} ({limit[1]}), "
+                              f"got {self.batch_size}")
         object.__setattr__(self, "method_params", MethodParams(dataclasses.asdict(_as_floats(params))))
 
     def teacher_config(self) -> "RunConfig | None":

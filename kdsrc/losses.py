@@ -451,3 +451,124 @@ def ft_loss(student_factor: torch.Tensor, teacher_factor: torch.Tensor, p1: floa
     if form == "paper":
         return diff.abs().mean()
     return diff.abs().mean() if p2 == 1 else diff.pow(p2).mean()
+
+
+def _target_and_rest(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's target logit ``[b]`` and its other logits ``[b, C-1]`` (in class order)."""
+    mask = F.one_hot(target, logits.shape[1]).bool()
+    return logits[mask], logits[~mask].view(logits.shape[0], -1)
+
+
+def dkd_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor,
+              temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decoupled KD (Zhao et al., CVPR 2022), Eqs. (2)-(4): KD's KL split at the target class.
+
+    TCKD is the KL between the binary distributions ``[p_t, 1 - p_t]`` of teacher and student
+    (``p_t`` the softened probability of the target class); NCKD is the KL between their
+    distributions over the other classes, renormalised among themselves. Each is summed over its
+    classes, averaged over the batch and multiplied by ``T^2`` (mdistiller's ``dkd_loss``, whose
+    ``-1000`` mask is the exact exclusion written here). Then
+    ``KL = TCKD + (1 - p_t^teacher) * NCKD`` per example, the paper's Eq. (4)."""
+    def binary_and_rest(logits):
+        scaled = logits / temperature
+        target_logit, rest = _target_and_rest(scaled, target)
+        log_all = torch.logsumexp(scaled, dim=1)
+        binary = torch.stack([target_logit - log_all, torch.logsumexp(rest, dim=1) - log_all], dim=1)
+        return binary, F.log_softmax(rest, dim=1)
+
+    binary_s, rest_s = binary_and_rest(student_logits)
+    binary_t, rest_t = binary_and_rest(teacher_logits)
+    tckd = F.kl_div(binary_s, binary_t, reduction="batchmean", log_target=True) * temperature**2
+    nckd = F.kl_div(rest_s, rest_t, reduction="batchmean", log_target=True) * temperature**2
+    return tckd, nckd
+
+
+@in_fp32
+def dkd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor,
+             alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0) -> torch.Tensor:
+    """Decoupled KD (Zhao et al., CVPR 2022), Eq. (5): ``alpha * TCKD + beta * NCKD``
+    (:func:`dkd_terms`), the paper's and mdistiller's form. KD is the special case
+    ``alpha = 1, beta = 1 - p_t`` per example; DKD frees NCKD's weight from the teacher's
+    confidence."""
+    tckd, nckd = dkd_terms(student_logits, teacher_logits, target, temperature)
+    return alpha * tckd + beta * nckd
+
+
+def _pearson_distance(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """``1 -`` the mean over rows of the Pearson correlation of the rows of ``a`` and ``b``."""
+    a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    return 1 - ((a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + eps)).mean()
+
+
+@in_fp32
+def dist_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, beta: float = 1.0, gamma: float = 1.0,
+              temperature: float = 1.0) -> torch.Tensor:
+    """DIST (Huang et al., NeurIPS 2022), Eqs. (7)-(10): relations, not values, of the predictions.
+
+    With ``Y = softmax(z / T)`` for both networks, the inter-class term is one minus the Pearson
+    correlation of each example's class probabilities, averaged over the batch; the intra-class
+    term is the same down each class's column of the batch. The loss is
+    ``T^2 (beta * inter + gamma * intra)``, as the authors' ``DIST`` module (hunto/
+    image_classification_sota, ``dist_kd.py``) computes it, eps 1e-8 in the correlation's
+    denominator."""
+    p_s, p_t = F.softmax(student_logits / temperature, dim=1), F.softmax(teacher_logits / temperature, dim=1)
+    inter, intra = _pearson_distance(p_s, p_t), _pearson_distance(p_s.T, p_t.T)
+    return temperature**2 * (beta * inter + gamma * intra)
+
+
+def standardize_logits(logits: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Logit standardisation (Sun et al., CVPR 2024), Eq. (8)'s Z-score: each row minus its mean,
+    divided by its (unbiased) standard deviation plus ``eps``, as the authors' ``normalize``."""
+    return (logits - logits.mean(1, keepdim=True)) / (logits.std(1, keepdim=True) + eps)
+
+
+@in_fp32
+def standardized_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                         temperature: float = 2.0) -> torch.Tensor:
+    """KD on standardised logits (Sun et al., CVPR 2024, Algorithm 1): :func:`kd_loss` of
+    :func:`standardize_logits` of both networks at the base temperature. Invariant to a shift
+    and a positive scaling of either network's logits, so the student need not match the
+    teacher's logit range, only its relations (the authors' ``kd_loss`` with ``logit_stand``)."""
+    return kd_loss(standardize_logits(student_logits), standardize_logits(teacher_logits), temperature)
+
+
+@in_fp32
+def hcl_loss(student_feats, teacher_feats) -> torch.Tensor:
+    """ReviewKD's hierarchical context loss (Chen et al., CVPR 2021, Sec. 3.3), summed over levels.
+
+    At each level: the MSE of the whole maps plus the MSEs of their average-pooled 4x4, 2x2 and
+    1x1 versions (only those smaller than the map), weighted 1/2, 1/4, 1/8 in that order, and
+    divided by the sum of the weights used (the authors' ``hcl``, dvlab-research/ReviewKD)."""
+    total = 0.0
+    for s, t in zip(student_feats, teacher_feats):
+        loss, weight, weights = F.mse_loss(s, t), 1.0, 1.0
+        for size in (4, 2, 1):
+            if size >= s.shape[2]:
+                continue
+            weight /= 2
+            loss = loss + weight * F.mse_loss(F.adaptive_avg_pool2d(s, size), F.adaptive_avg_pool2d(t, size))
+            weights += weight
+        total = total + loss / weights
+    return total
+
+
+@in_fp32
+def crd_critic(anchors: torch.Tensor, bank_rows: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+    """CRD's critic before normalisation (Tian et al., ICLR 2020, Eq. (19); RepDistiller's
+    ``ContrastMemory``): ``exp(<v, u> / T)`` of each anchor embedding ``[b, d]`` with its rows of the
+    other network's memory bank ``[b, 1 + K, d]``, giving ``[b, 1 + K]``."""
+    return torch.exp(torch.bmm(bank_rows, anchors.unsqueeze(2)).squeeze(2) / temperature)
+
+
+@in_fp32
+def crd_nce_loss(scores: torch.Tensor, n_data: int, eps: float = 1e-7) -> torch.Tensor:
+    """CRD's NCE objective (Tian et al., ICLR 2020, Eq. (18); RepDistiller's ``ContrastLoss``).
+
+    ``scores`` ``[b, 1 + K]`` are the critic's unnormalised probabilities, the positive pair first
+    and K negatives after it. With the noise probability ``1 / n_data`` each score ``P`` becomes
+    the probability that its pair is the positive, ``D = P / (P + K / n_data)``; the loss is
+    ``-(log D_positive + sum log(1 - D_negative))`` averaged over the batch."""
+    noise = (scores.shape[1] - 1) / n_data
+    positive = torch.log(scores[:, 0] / (scores[:, 0] + noise + eps))
+    negatives = torch.log(noise / (scores[:, 1:] + noise + eps))
+    return -(positive.sum() + negatives.sum()) / scores.shape[0]

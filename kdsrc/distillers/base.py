@@ -14,12 +14,14 @@ from ..validate import ConfigError
 @dataclass(frozen=True)
 class DataSummary:
     """What a distiller's constructor knows of the data: the number of training images (a memory
-    bank's size), of classes, and ``example``, two normalised training images for sizing
-    connectors from the networks' feature shapes."""
+    bank's size), of classes, ``example``, two normalised training images for sizing connectors
+    from the networks' feature shapes, and ``train_labels``, the training images' labels (whom a
+    contrastive method may draw as negatives), when known."""
 
     train_images: int
     num_classes: int
     example: torch.Tensor
+    train_labels: torch.Tensor | None = None
 
 
 def _usable(value):
@@ -42,6 +44,18 @@ def feature_modules(model: nn.Module) -> list[nn.Module]:
 WEIGHT_SCALES = (0.25, 1.0, 4.0)
 TEMPERATURE_SCALES = (0.5, 1.0, 2.0)
 LENGTH_SCALES = (0.5, 1.0, 2.0)  # a first stage's epochs, for a method whose first stage has no weight
+# DKD's and ReviewKD's warm-up: their loss weight grows linearly over 20 of their 240 epochs.
+WARMUP_SHARE = 20 / 240
+
+
+def linear_warmup(step: Step | None, share: float, first_epoch: int) -> float:
+    """The factor ``min(epoch / (share * epochs), 1)`` on a loss whose weight warms up over ``share``
+    of the stage, epochs numbered from ``first_epoch`` (mdistiller counts from 1, so its first
+    epoch already has 1/20; ReviewKD's own code from 0); 1 outside training (``step`` None) or
+    when ``share`` is 0."""
+    if step is None or share == 0:
+        return 1.0
+    return min((step.epoch + first_epoch) / (share * step.epochs), 1.0)
 
 
 class Distiller(nn.Module):
@@ -64,7 +78,7 @@ class Distiller(nn.Module):
       :meth:`teacher_logits`, so a view cache may serve them); ``needs_hard_labels`` (it refuses
       mixed, soft labels); :attr:`separate_backward` (a setting that makes it train in one
       process only);
-    - ``max_batch_size``: the largest batch it allows (None: any), ``max_batch_reason`` why;
+    - :meth:`batch_limit`: the largest batch it allows with given parameters, and why (None: any);
     - ``pair_requirement``: what it needs of a teacher-student pair, in words, where it cannot
       pair every one (shown where a plan skips a pair);
     - ``tuning``: what validation tuning varies, as multiples of the profile's values: a parameter
@@ -77,10 +91,14 @@ class Distiller(nn.Module):
     needs_teacher: ClassVar[bool] = False
     reads_only_teacher_logits: ClassVar[bool] = False
     needs_hard_labels: ClassVar[bool] = False
-    max_batch_size: ClassVar[int | None] = None
-    max_batch_reason: ClassVar[str] = ""
     pair_requirement: ClassVar[str | None] = None
     tuning: ClassVar[dict[str | tuple[str, ...], tuple[float, ...]]] = {}
+
+    @classmethod
+    def batch_limit(cls, config) -> tuple[int, str] | None:
+        """The largest batch the method allows with ``config`` (its ``Config``), and why; None
+        when any batch is allowed."""
+        return None
 
     def __init__(self, student: nn.Module, teacher: nn.Module | None = None, config=None,
                  data: DataSummary | None = None):

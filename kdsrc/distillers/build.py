@@ -13,7 +13,8 @@ from .registry import METHODS
 
 def summarise(data: Dataset) -> DataSummary:
     """What a distiller's constructor is told of ``data``: its sizes and two training images."""
-    return DataSummary(len(data.train), data.num_classes, to_model_input(data.train.images[:2], data.mean, data.std))
+    return DataSummary(len(data.train), data.num_classes, to_model_input(data.train.images[:2], data.mean, data.std),
+                       data.train.labels)
 
 
 def build(method: str, params, student: nn.Module, teacher: nn.Module | None, data: Dataset | DataSummary,
@@ -43,6 +44,6 @@ def build(method: str, params, student: nn.Module, teacher: nn.Module | None, da
 
 def example_summary(num_classes: int = 100, images: int = 50_000, in_channels: int = 3, size: int = 32) -> DataSummary:
     """A summary for building distillers without data (a plan's checks): random normalised
-    images of the given shape, seeded."""
+    images of the given shape, seeded, and balanced labels."""
     example = torch.randn(2, in_channels, size, size, generator=torch.Generator().manual_seed(0))
-    return DataSummary(images, num_classes, example)
+    return DataSummary(images, num_classes, example, torch.arange(images) % num_classes)

@@ -38,9 +38,6 @@ class KD(Distiller):
     reads_only_teacher_logits = True  # its loss reads only the teacher's logits: the view cache serves them
     soft_loss = staticmethod(kd_loss)  # the distillation term on (student, teacher logits, T)
 
-    def __init__(self, student, teacher, config: KDConfig = KDConfig(), data=None):
-        super().__init__(student, teacher, config, data)
-
     def forward_train(self, x, y, step=None):
         logits = self.student(x)
         if self.config.kd_weight:

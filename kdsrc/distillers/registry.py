@@ -3,8 +3,12 @@ from .ab import AB
 from .at import AT
 from .base import Distiller
 from .cc import CC
+from .crd import CRD
+from .crd_kd import CRDKD
 from .ce_binary_kl import CEBinaryKL
 from .dhkd import DHKD
+from .dist import DIST
+from .dkd import DKD
 from .fitnets import FitNets
 from .fsp import FSP
 from .ft import FT
@@ -12,9 +16,11 @@ from .kd import KD
 from .label_smoothing import LabelSmoothing
 from .nst import NST
 from .pkt import PKT
+from .reviewkd import ReviewKD
 from .rkd import RKD
 from .sp import SP
 from .srrl import SRRL
+from .standardized_kd import StandardizedKD
 from .vanilla import Vanilla
 from .vid import VID
 
@@ -36,6 +42,12 @@ METHODS: dict[str, type[Distiller]] = {
     "nst": NST,
     "vid": VID,
     "ft": FT,
+    "crd": CRD,
+    "crd_kd": CRDKD,
+    "dkd": DKD,
+    "dist": DIST,
+    "standardized_kd": StandardizedKD,
+    "reviewkd": ReviewKD,
 }
 # The method that trains a network on its own (every teacher, and the student-alone baseline),
 # and vanilla KD, the distiller the speed benchmarks measure.

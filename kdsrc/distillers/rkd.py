@@ -39,9 +39,11 @@ class RKD(Distiller):
 
     Config = RKDConfig
     needs_teacher = True
-    max_batch_size = MAX_BATCH
-    max_batch_reason = "RKD's angle term holds batch_size^3 cosines per network"
     tuning = {"rkd_weight": WEIGHT_SCALES}
+
+    @classmethod
+    def batch_limit(cls, config):
+        return MAX_BATCH, "RKD's angle term holds batch_size^3 cosines per network"
 
     def forward_train(self, x, y, step=None):
         features = self.student.forward_features(x)

@@ -94,6 +94,21 @@ def all_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def all_gather_rows(tensor: torch.Tensor) -> torch.Tensor:
+    """Every process's ``tensor`` (their shards of one batch: rows of any number, the same
+    trailing shape) concatenated in rank order, on every process; ``tensor`` itself in one."""
+    if not active():
+        return tensor
+    sizes = [torch.zeros(1, dtype=torch.int64, device=tensor.device) for _ in range(world_size())]
+    dist.all_gather(sizes, torch.tensor([len(tensor)], device=tensor.device))
+    sizes = [int(n) for n in sizes]
+    padded = torch.zeros((max(sizes), *tensor.shape[1:]), dtype=tensor.dtype, device=tensor.device)
+    padded[:len(tensor)] = tensor
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded)
+    return torch.cat([part[:n] for part, n in zip(parts, sizes)])
+
+
 def barrier() -> None:
     if active():
         dist.barrier()

@@ -137,7 +137,7 @@ def _epoch(distiller, stage: Stage, loss, optimizer, batches: _Batches, generato
     for index in range(steps):
         batch = order[index * cfg.batch_size:(index + 1) * cfg.batch_size]
         x, y, rows = batches.draw(batch, generator)
-        step = Step(epoch, epochs, index, steps, distributed.shard(batch),
+        step = Step(epoch, epochs, index, steps, distributed.shard(batch), batch,
                     None if rows is None else distributed.shard(rows), generator)
         x, y = distributed.shard(x), distributed.shard(y)
         weight = distributed.shard_weight(len(y), len(batch))
@@ -179,7 +179,7 @@ def _record(distiller, stage: Stage, done: dict, epoch: int, batches: _Batches, 
     }
     record["train_loss"]["total"] = sum(record["train_loss"].values())
     if done["measured"]:  # what the distiller's backward measured, mean over the epoch's steps
-        record["measurements"] = {k: sum(v) / len(v) for k, v in done["measured"].items()}
+        record["measurements"] = {k: float(sum(v) / len(v)) for k, v in done["measured"].items()}
     return record
 
 

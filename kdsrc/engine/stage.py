@@ -12,7 +12,8 @@ class Step:
 
     ``epoch`` (0-based) of ``epochs`` and ``index`` (0-based) of ``steps`` in the epoch;
     ``indices``: the dataset indices of this process's images of the batch (before any mixing:
-    a mixed image is named by its first source); ``cache_rows``: their rows in a teacher's view
+    a mixed image is named by its first source), its shard of ``batch_indices``, those of the
+    whole global batch (every process's, in order); ``cache_rows``: their rows in a teacher's view
     cache (:mod:`kdsrc.teachers`), None when the batch is mixed and so no cached view;
     ``generator``: the trainer's seeded generator, whose state the checkpoint keeps, for anything
     a method draws at random (negatives, masks), so that a resumed run draws what an
@@ -24,6 +25,7 @@ class Step:
     index: int
     steps: int
     indices: torch.Tensor
+    batch_indices: torch.Tensor
     cache_rows: torch.Tensor | None
     generator: torch.Generator
 

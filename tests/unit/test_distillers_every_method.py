@@ -29,7 +29,7 @@ def test_one_step_moves_the_students_parameters_with_finite_losses(tiny_config, 
     optimizer = torch.optim.SGD(distiller.trainable_parameters(), lr=0.1)
     index = torch.arange(8)
     x = to_model_input(data.train.images[index], data.mean, data.std)
-    step = Step(0, 1, 0, 1, indices=index, cache_rows=None, generator=torch.Generator().manual_seed(0))
+    step = Step(0, 1, 0, 1, indices=index, batch_indices=index, cache_rows=None, generator=torch.Generator().manual_seed(0))
     logits, losses = distiller.forward_train(x, data.train.labels[index], step)
     assert logits.shape == (8, data.num_classes) and losses
     assert all(torch.isfinite(v) and v.ndim == 0 for v in losses.values()), losses

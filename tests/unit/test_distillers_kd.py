@@ -106,7 +106,7 @@ def test_attached_logit_cache_is_read_and_teacher_not_called(kd):
     kd.logit_cache = torch.randn(20, 10)
     kd.teacher.register_forward_pre_hook(lambda *_: pytest.fail("teacher was run despite the cache"))
     keys = torch.tensor([3, 17, 3])
-    step = Step(0, 1, 0, 1, indices=keys // 2, cache_rows=keys, generator=torch.Generator())
+    step = Step(0, 1, 0, 1, indices=keys // 2, batch_indices=keys // 2, cache_rows=keys, generator=torch.Generator())
     assert torch.equal(kd.teacher_logits(torch.randn(3, 1, 28, 28), step), kd.logit_cache[keys])
     x, y = _batch(3)
     _, losses = kd.forward_train(x, y, step)

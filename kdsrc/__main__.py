@@ -154,6 +154,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _projection(status, root) -> str:
+    """The plan's projected GPU hours from the stored pairs benchmark, or why there are none."""
+    from . import results
+    bench = results.stored_bench("paper", "pairs", root)
+    if bench is None or not str(bench["device"]).startswith("cuda"):
+        measured = "none is stored" if bench is None else f"the stored one was measured on {bench['device']}"
+        return (f"projected GPU hours: no GPU benchmark of the pairs ({measured}; "
+                "`python -m kdsrc bench pairs --device cuda` on a GPU stores one)")
+    hours = results.run_hours(bench, status[status.state != "stored"])
+    return (f"projected GPU hours: {hours.sum():.1f} for the {hours.notna().sum()} runs left, at the rates "
+            f"of {results.measured_on(bench)} ({bench['device']}); chapter 13 breaks them down"
+            + ("" if hours.notna().all() else f"; {hours.isna().sum()} runs on pairs it did not measure"))
+
+
 def _reproduce(args) -> None:
     from . import reproduce
     require_int("seeds", int(args.seeds) if args.seeds.isdigit() else args.seeds, minimum=1)
@@ -173,6 +187,7 @@ def _reproduce(args) -> None:
     print(f"plan: {len(runs)} runs of the {runs[0].profile} profile, teachers first; "
           + ", ".join(f"{counts.get(state, 0)} {state}" for state in ("stored", "in progress", "missing")))
     print(reproduce.progress(status).to_string())
+    print(_projection(status, root))
     for row in reproduce.skipped(args.pairs, args.methods, **overrides).itertuples():
         print(f"skipped: {row.method} {row.teacher} -> {row.student} ({row.table}): {row.reason}")
     if args.dry_run:

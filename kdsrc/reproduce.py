@@ -29,9 +29,31 @@ PAIR_SETS = {"table1": ("Table 1",), "table2": ("Table 2",), "all": ("Table 1", 
 BASELINE = ALONE  # the student alone
 # The methods a plan runs by default, named here so that a method added to the registry never
 # silently adds its runs (39 runs of 240 epochs a method for both tables at 3 seeds): the book's
-# methods of Parts I-III, then Part IV's rows of the CRD tables. CRD itself joins when it lands.
+# methods of Parts I-III, Part IV's rows of the CRD tables, then Part V's: CRD and CRD+KD on every
+# pair, and the later methods on the pairs their sources report (:data:`REPORTED_ONLY`).
 DEFAULT_METHODS = ("vanilla", "kd", "fitnets", "at", "fsp", "ab", "srrl", "dhkd", "ce_binary_kl",
-                   "sp", "cc", "vid", "rkd", "pkt", "ft", "nst")
+                   "sp", "cc", "vid", "rkd", "pkt", "ft", "nst", "crd", "crd_kd",
+                   "dkd", "reviewkd", "dist", "standardized_kd")
+# Methods the CRD paper did not run: a plan runs each on the CRD pairs its cited source reports
+# (``results/reference/logits.csv``: mdistiller's DKD pairs, the same eleven for ReviewKD, DIST's
+# and logit standardisation's own), so that every run has a published number beside it.
+REPORTED_ONLY = ("dkd", "reviewkd", "dist", "standardized_kd")
+# The per-pair recipes of the methods' own code where they differ from the method's defaults:
+# mdistiller's configs/cifar100/dkd/*.yaml (beta), dvlab-research/ReviewKD's CIFAR-100/script/
+# reviewKD.sh (the loss weight; its vgg and MobileNetV2 pairs are not in the script and keep 5),
+# and the base temperature and KD weight in the names of logit-standardization-KD's logs.
+PAIR_PARAMS = {
+    ("dkd", "resnet56", "resnet20"): {"beta": 2.0}, ("dkd", "resnet110", "resnet32"): {"beta": 2.0},
+    ("dkd", "vgg13", "vgg8"): {"beta": 6.0}, ("dkd", "vgg13", "MobileNetV2"): {"beta": 6.0},
+    ("dkd", "wrn_40_2", "wrn_16_2"): {"beta": 6.0}, ("dkd", "wrn_40_2", "wrn_40_1"): {"beta": 6.0},
+    ("reviewkd", "resnet56", "resnet20"): {"review_weight": 0.6},
+    ("reviewkd", "resnet110", "resnet32"): {"review_weight": 1.0},
+    ("reviewkd", "resnet32x4", "ShuffleV2"): {"review_weight": 8.0},
+    ("standardized_kd", "vgg13", "vgg8"): {"temperature": 3.0},
+    ("standardized_kd", "resnet110", "resnet20"): {"temperature": 4.0, "kd_weight": 12.0},
+    ("standardized_kd", "vgg13", "MobileNetV2"): {"temperature": 3.0},
+    ("standardized_kd", "ResNet50", "MobileNetV2"): {"temperature": 3.0, "kd_weight": 1.0},
+}
 # The cells the CRD paper prints as N/A (a method it ran on the table, but not on this pair).
 CRD_NOT_AVAILABLE = {("wrn_40_2", "wrn_40_1", "fsp")}
 FIXED_BY_THE_PLAN = ("model", "teacher", "seed")
@@ -99,17 +121,35 @@ def _check(teacher: str, student: str, method: str, params: MethodParams) -> str
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def reported_pairs(method: str) -> dict[tuple[str, str], str]:
+    """The (teacher, student) pairs the cited source of a :data:`REPORTED_ONLY` method reports, to
+    the name of its paper."""
+    cited = results.reference("logits")
+    rows = cited[cited.method == method]
+    return {(t, s): paper for t, s, paper in zip(rows.teacher, rows.student, rows.paper)}
+
+
 def _skip_reason(pair: Pair, cfg: RunConfig) -> str | None:
-    """Why ``cfg`` cannot run on ``pair``, or None. On a CRD table's pair with the profile's own
-    parameters, the method's requirement and what the paper prints there instead of the error."""
+    """Why ``cfg`` cannot run on ``pair``, or None: a :data:`REPORTED_ONLY` method on a pair its
+    source does not report; else, on a CRD table's pair with the profile's own parameters, the
+    method's requirement and what the paper prints there instead of the error."""
+    if cfg.method in REPORTED_ONLY and pair.table != "custom" and (pair.teacher, pair.student) not in reported_pairs(cfg.method):
+        papers = sorted(set(reported_pairs(cfg.method).values()))
+        return f"{' and '.join(papers)} reports no {METHODS[cfg.method].__name__} number for this pair"
     reason = check(pair.teacher, pair.student, cfg.method, cfg.method_params)
     requirement = METHODS[cfg.method].pair_requirement
     if reason is None or pair.table == "custom" or requirement is None \
-            or cfg.method_params != make_config(cfg.method, cfg.profile).method_params:
+            or cfg.method_params != make_config(cfg.method, cfg.profile, **_pair_params(pair, cfg.method)).method_params:
         return reason
     if (pair.teacher, pair.student, cfg.method) in CRD_NOT_AVAILABLE:
         return f"{requirement} (the CRD paper prints N/A for this pair)"
     return f"{requirement} (the CRD paper's {pair.table} has no {METHODS[cfg.method].__name__} row)"
+
+
+def _pair_params(pair: Pair, method: str) -> dict:
+    """The method's own per-pair recipe on ``pair`` (:data:`PAIR_PARAMS`), or nothing."""
+    return PAIR_PARAMS.get((method, pair.teacher, pair.student), {})
 
 
 def _configs(pairs, methods, seeds: int, profile: str, overrides: dict):
@@ -124,7 +164,8 @@ def _configs(pairs, methods, seeds: int, profile: str, overrides: dict):
         for method in methods_from(methods):
             # The student alone keeps the profile's teacher field: one run per student, whatever its pair.
             teacher = {} if method == BASELINE else {"teacher": pair.teacher}
-            configs = [make_config(method, profile, model=pair.student, seed=seed, **teacher, **overrides)
+            params = {**_pair_params(pair, method), **overrides}
+            configs = [make_config(method, profile, model=pair.student, seed=seed, **teacher, **params)
                        for seed in range(seeds)]
             cells.append((pair, method, configs, _skip_reason(pair, configs[0])))
     return cells

@@ -1,7 +1,6 @@
 """Part V's methods (CRD, CRD+KD, DKD, DIST, standardised KD, ReviewKD): what each computes, CRD's
 negatives, memory bank, normaliser, exact resume and two-process bank, the warm-ups, and the
 limits they declare."""
-import math
 
 import pytest
 import torch

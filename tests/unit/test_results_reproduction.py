@@ -20,12 +20,13 @@ def _run(method, model, seed, last, best, teacher=None, best_epoch=240):
 
 def test_crd_reference_cites_teacher_student_and_the_book_methods_for_every_pair():
     cited = results.crd_reference()
-    assert set(cited.verified) == {"authors' README"}
+    assert set(cited[cited.method != "crd_kd"].verified) == {"authors' README"}
+    assert set(cited[cited.method == "crd_kd"].verified) == {"secondary"}  # never in RepDistiller's README
     for table, pairs in TABLES.items():
         for teacher, student in pairs:
             rows = set(cited[(cited.table == table) & (cited.teacher == teacher) & (cited.student == student)].method)
             paper_na = table == "Table 2" or (teacher, student) == ("wrn_40_2", "wrn_40_1")  # FSP: N/A or no row
-            assert rows == ({"teacher", "student", "kd", "fitnets", "at", "ab", *ZOO}
+            assert rows == ({"teacher", "student", "kd", "fitnets", "at", "ab", *ZOO, "crd", "crd_kd"}
                             | (set() if paper_na else {"fsp"}))
 
 
@@ -36,6 +37,21 @@ def test_crd_reference_holds_the_readmes_numbers_for_part_fours_methods():
     assert cited[("Table 2", "vgg13", "MobileNetV2", "ft")] == 61.78
     assert cited[("Table 2", "wrn_40_2", "ShuffleV1", "nst")] == 74.89
     assert len(cited[cited.index.get_level_values("method").isin(ZOO)]) == 7 * 13
+    assert cited[("Table 1", "resnet32x4", "resnet8x4", "crd")] == 75.51
+    assert cited[("Table 2", "wrn_40_2", "ShuffleV1", "crd_kd")] == 76.27
+
+
+def test_the_later_methods_cited_numbers_are_their_sources_on_the_crd_pairs():
+    cited = results.reference("logits").set_index(["paper", "teacher", "student", "method"]).value
+    assert cited[("Zhao et al. 2022 (DKD)", "resnet32x4", "resnet8x4", "dkd")] == 76.32
+    assert cited[("Zhao et al. 2022 (DKD)", "resnet32x4", "ShuffleV2", "dkd")] == 77.07  # the README's "MobileNet-V2"
+    assert cited[("Huang et al. 2022 (DIST)", "resnet32x4", "resnet8x4", "dist")] == 76.31
+    assert cited[("Sun et al. 2024 (logit standardization)", "ResNet50", "MobileNetV2", "standardized_kd")] == 69.02
+    assert cited[("Chen et al. 2021 (ReviewKD)", "resnet32x4", "ShuffleV2", "reviewkd")] == 77.78
+    frame = results.reference("logits")
+    dkd = frame[frame.method == "dkd"]
+    assert len(dkd) == 11 and dkd.source.str.contains("best epoch's accuracy, mean of 5 runs").all()
+    assert set(frame[frame.method == "reviewkd"].verified) == {"secondary"}
 
 
 def test_reproduction_table_puts_our_mean_and_std_beside_the_paper_with_the_gap():
@@ -63,7 +79,7 @@ def test_reproduction_table_without_runs_is_empty():
 def test_cited_table_has_one_row_per_cited_pair_in_the_plans_order_and_one_column_per_row_of_the_paper():
     wide = results.cited_table(results.crd_reference(), pairs_from("table2,resnet8:resnet8,resnet110:resnet32"))
     assert list(wide.index) == [(p.table, p.teacher, p.student) for p in pairs_from("table2,resnet110:resnet32")]
-    assert list(wide.columns) == ["teacher", "student", "kd", "fitnets", "at", "ab", "fsp", *ZOO]
+    assert list(wide.columns) == ["teacher", "student", "kd", "fitnets", "at", "ab", "fsp", *ZOO, "crd", "crd_kd"]
     assert wide.loc[("Table 1", "resnet110", "resnet32"), "kd"] == 73.08 and wide.fsp.isna().sum() == 6
     assert wide.index.names == ["table", "teacher network", "student network"]
 

@@ -2,7 +2,8 @@
 
 KD's KL splits at the target class into TCKD, the binary target-vs-rest KL, and NCKD, the KL
 among the other classes, whose weight in KD is ``1 - p_t`` of the teacher: small exactly where
-the teacher is confident. DKD weights them freely (:func:`kdsrc.losses.dkd_loss`). As mdistiller's
+the teacher is confident. DKD weights them freely (:func:`kdsrc.losses.dkd_loss`; the two weighted terms are kept apart in
+the losses, so a run's history shows each). As mdistiller's
 ``DKD`` (the authors' code): ``ce_weight * CE + warmup * (alpha * TCKD + beta * NCKD)`` with CE
 weight 1, alpha 1, beta 8, T = 4, the warm-up ``min(epoch / 20, 1)`` over its 240 epochs counted
 from 1 (scaled to the run's length: :data:`~kdsrc.distillers.base.WARMUP_SHARE`). mdistiller's
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from ..losses import dkd_loss, standardize_logits
+from ..losses import dkd_terms, standardize_logits
 from .base import TEMPERATURE_SCALES, WARMUP_SHARE, WEIGHT_SCALES, Distiller, linear_warmup
 from ..validate import require_bool, require_non_negative, require_number, require_positive
 
@@ -52,8 +53,10 @@ class DKD(Distiller):
         student = logits
         if self.config.standardize:
             student, teacher = standardize_logits(logits.float()), standardize_logits(teacher.float())
-        decoupled = dkd_loss(student, teacher, y, self.config.alpha, self.config.beta, self.config.temperature)
-        return logits, {
+        tckd, nckd = dkd_terms(student, teacher, y, self.config.temperature)
+        warmup = linear_warmup(step, self.config.warmup, first_epoch=1)
+        return logits, {  # dkd_loss's two terms apart, so that a run's history shows each
             "ce": self.config.ce_weight * F.cross_entropy(logits, y),
-            "dkd": linear_warmup(step, self.config.warmup, first_epoch=1) * decoupled,
+            "tckd": warmup * self.config.alpha * tckd,
+            "nckd": warmup * self.config.beta * nckd,
         }

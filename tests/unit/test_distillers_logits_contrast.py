@@ -15,7 +15,7 @@ from kdsrc.distillers.build import example_summary
 from kdsrc.distillers.crd import CRD, GATHER_LIMIT, gathered_bytes
 from kdsrc.engine import distributed, fit
 from kdsrc.engine.stage import Step
-from kdsrc.losses import dist_loss, dkd_loss, hcl_loss, kd_loss, standardize_logits, standardized_kd_loss
+from kdsrc.losses import dist_loss, dkd_loss, dkd_terms, hcl_loss, kd_loss, standardize_logits, standardized_kd_loss
 from kdsrc.models import build_model
 from kdsrc.validate import ConfigError
 
@@ -247,8 +247,11 @@ def test_dkd_and_reviewkd_warm_up_over_a_twelfth_of_the_run_counting_epochs_as_t
     x, y, indices = _batch(4)
     step = _step(indices, epoch=epoch, epochs=epochs)
     d = _build("dkd").eval()
-    torch.testing.assert_close(d.forward_train(x, y, step)[1]["dkd"],
-                               dkd * dkd_loss(d.student(x), d.teacher(x), y, 1.0, 8.0, 4.0))
+    terms = d.forward_train(x, y, step)[1]
+    torch.testing.assert_close(terms["tckd"] + terms["nckd"], dkd * dkd_loss(d.student(x), d.teacher(x), y, 1.0, 8.0, 4.0))
+    tckd, nckd = dkd_terms(d.student(x), d.teacher(x), y, 4.0)
+    torch.testing.assert_close(terms["tckd"], dkd * tckd)
+    torch.testing.assert_close(terms["nckd"], dkd * 8.0 * nckd)
     r = _build("reviewkd").eval()
     full = r.forward_train(x, y, None)[1]["review"]
     torch.testing.assert_close(r.forward_train(x, y, step)[1]["review"], review * full)
@@ -258,7 +261,8 @@ def test_dkd_standardize_applies_dkd_to_z_scored_logits_and_refuses_mixing():
     d = _build("dkd", standardize=True).eval()
     x, y, _ = _batch(4)
     expected = dkd_loss(standardize_logits(d.student(x)), standardize_logits(d.teacher(x)), y, 1.0, 8.0, 4.0)
-    torch.testing.assert_close(d.forward_train(x, y)[1]["dkd"], expected)
+    terms = d.forward_train(x, y)[1]
+    torch.testing.assert_close(terms["tckd"] + terms["nckd"], expected)
     with pytest.raises(ConfigError, match="^mixing:"):
         make_config("dkd", "smoke", mixing="cutmix")
 

@@ -227,3 +227,18 @@ def test_make_notebooks_hides_each_executed_pages_injected_cell():
     proc = subprocess.run(["make", "-n", "notebooks"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count(".ci/book_pages.py") == 2  # after the chapters' papermill, and the book pages'
+
+
+def test_gpu_check_without_a_gpu_skips_the_cuda_parts_says_so_and_writes_only_its_own_folder(tmp_path):
+    """`.ci/gpu-check` on a CPU machine: its CUDA tests are collected and skipped, no benchmark
+    runs, and what it stores goes to its own folder, not over the book's stored benchmarks."""
+    book_bench = sorted((ROOT / "results" / "bench").rglob("*.json"))
+    before = {p: p.read_bytes() for p in book_bench}
+    env = {**os.environ, "GPU_CHECK_OUT": str(tmp_path / "out"), "GPU_CHECK_PYTHON": sys.executable,
+           "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([str(ROOT / ".ci" / "gpu-check")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "no CUDA device here" in done.stdout and "skipped" in done.stdout
+    assert (tmp_path / "out" / "cuda-tests.xml").exists() and not (tmp_path / "out" / "bench").exists()
+    assert {p: p.read_bytes() for p in book_bench} == before

@@ -58,7 +58,7 @@ def _bench_parser(sub) -> None:
                                          "the teacher cache, the paper pairs, each method's cost",
                            description="Measure a benchmark and store it under <results>/bench/. Without a kind: "
                                        "`loop`.")
-    bench.set_defaults(kind="loop", device="cpu", steps=10, results=None)
+    bench.set_defaults(kind="loop", device="cpu", steps=10, results=None, store=False)
     kinds = bench.add_subparsers(dest="kind", metavar="KIND")
     options = {
         "profile": lambda p: p.add_argument("--profile", default="cpu", choices=sorted(PROFILES)),
@@ -69,19 +69,22 @@ def _bench_parser(sub) -> None:
                                           help="timed training steps per measurement (default 10, after 2 warm-up)"),
         "results": lambda p: p.add_argument("--results", default=None,
                                             help="results folder (default: $KDSRC_RESULTS or ./results)"),
+        "store": lambda p: p.add_argument("--store", action="store_true",
+                                          help="store it over the book's benchmark in the repository's results/bench/ "
+                                               "(without it, a measurement there goes to _build/bench/ instead)"),
     }
     for kind, takes, text in (
-            ("loop", ("device", "steps", "results"),
+            ("loop", ("device", "steps", "results", "store"),
              "images/second of KD in our loop and in a loop built as RepDistiller's (per-image PIL transforms in "
              "DataLoader workers, fp32, the teacher on every batch), for resnet32x4 -> resnet8x4 on fabricated "
              "CIFAR-size data and for the cpu profile's pair, with the ratio (<results>/bench/paper/reference_loop.json)"),
-            ("teacher-cache", ("profile", "epochs", "device", "results"),
+            ("teacher-cache", ("profile", "epochs", "device", "results", "store"),
              "the profile's student alone vs KD with the teacher on every batch and with its cached logits "
              "(<results>/bench/<profile>/teacher_cache.json)"),
-            ("pairs", ("device", "steps", "results"),
+            ("pairs", ("device", "steps", "results", "store"),
              "images/second of every CRD pair's teacher, student and KD on fabricated CIFAR-size data, what "
              "chapter 13 projects hours from (<results>/bench/paper/pairs.json)"),
-            ("costs", ("profile", "epochs", "device", "results"),
+            ("costs", ("profile", "epochs", "device", "results", "store"),
              "every method's cost, each in a fresh process (<results>/bench/<profile>/method_costs.json)"),
             ("method", ("profile", "epochs", "device"),
              "one method's cost, measured in this process and printed (what `costs` runs for each method)")):
@@ -229,8 +232,17 @@ def _report(cfg, run: dict) -> None:
           f"{run['seconds_per_epoch']:.1f} s/epoch", flush=True)
 
 
-def _store(out: dict, path) -> None:
+def _store(out: dict, path, replace_book: bool = False) -> None:
+    """Write a benchmark to ``path``; one that would land over the book's stored benchmarks (the
+    repository's ``results/bench/``) goes to ``_build/bench/`` instead unless ``replace_book``, so that a
+    reader's measurement never changes what the book and its tests read."""
     from . import store
+    book = (store.REPO_RESULTS / "bench").resolve()
+    if not replace_book and path.resolve().is_relative_to(book):
+        kept = store.REPO_RESULTS.parent / "_build" / "bench" / path.resolve().relative_to(book)
+        store.write_json(out, kept)
+        print(f"measured, kept at {kept}; the book's {path} is unchanged (--store replaces it)", file=sys.stderr)
+        return
     store.write_json(out, path)
     print(f"stored: {path}", file=sys.stderr)
 
@@ -289,18 +301,18 @@ def _bench(args) -> None:
     elif args.kind == "costs":
         from .distillers import METHODS
         out = bench.measure_method_costs(METHODS, args.profile, args.epochs, args.device)
-        _store(out, store.bench_path(args.profile, args.results, "method_costs"))
+        _store(out, store.bench_path(args.profile, args.results, "method_costs"), args.store)
         print(results.method_costs_frame(out).to_string(index=False))
     elif args.kind == "teacher-cache":
         _store(bench.teacher_cache(args.profile, args.epochs, args.device),
-               store.bench_path(args.profile, args.results, "teacher_cache"))
+               store.bench_path(args.profile, args.results, "teacher_cache"), args.store)
     elif args.kind == "pairs":
         out = bench.pairs_bench([pair for table in TABLES.values() for pair in table], args.device, args.steps)
-        _store(out, store.bench_path("paper", args.results, "pairs"))
+        _store(out, store.bench_path("paper", args.results, "pairs"), args.store)
         print(results.pair_epoch_times(out).to_string(index=False))
     else:
         out = bench.reference_comparison(args.device, args.steps)
-        _store(out, store.bench_path("paper", args.results, "reference_loop"))
+        _store(out, store.bench_path("paper", args.results, "reference_loop"), args.store)
         print(results.reference_loop_table(out).to_string(index=False))
         print(f"a 240-epoch CIFAR-100 run of {out['paper_pair']['teacher']} -> {out['paper_pair']['student']} "
               f"on {args.device}, projected from these rates: "

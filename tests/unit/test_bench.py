@@ -56,3 +56,20 @@ def test_teacher_cache_benchmark_is_stored_by_the_cli_and_read_back_under_stored
         experiment.use()
     with pytest.raises(ValueError, match="^kind: must be one of"):
         results.bench_path("smoke", tmp_path, "speed")
+
+
+def test_a_measurement_never_lands_over_the_books_stored_benchmarks_unless_asked(tmp_path, monkeypatch, capsys):
+    from kdsrc import store
+    from kdsrc.__main__ import _store
+    monkeypatch.setattr(store, "REPO_RESULTS", tmp_path / "results")
+    book = store.bench_path("cpu", tmp_path / "results", "method_costs")
+    store.write_json({"the": "book's"}, book)
+    _store({"a": "reader's"}, book)
+    assert json.loads(book.read_text()) == {"the": "book's"}
+    kept = tmp_path / "_build" / "bench" / "cpu" / "method_costs.json"
+    assert json.loads(kept.read_text()) == {"a": "reader's"} and "--store replaces it" in capsys.readouterr().err
+    _store({"asked": True}, book, replace_book=True)
+    assert json.loads(book.read_text()) == {"asked": True}
+    elsewhere = store.bench_path("cpu", tmp_path / "mine", "method_costs")  # another results folder: stored there
+    _store({"mine": 1}, elsewhere)
+    assert json.loads(elsewhere.read_text()) == {"mine": 1}

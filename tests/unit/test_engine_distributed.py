@@ -168,8 +168,9 @@ def test_a_per_loss_backward_is_refused_under_torchrun_before_anything_trains(tm
                            "--results", tmp_path], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=120)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("kdsrc: error:")]
-    assert proc.returncode != 0 and len(errors) == 2  # one line from each process
-    assert errors[0].startswith("kdsrc: error: grad_align:")
+    # each process refuses with one line; torchrun may stop the second before it prints its own
+    assert proc.returncode != 0 and len(errors) in (1, 2)
+    assert all(line.startswith("kdsrc: error: grad_align:") for line in errors)
     assert not _files(tmp_path)
 
 

@@ -26,9 +26,16 @@ def convergence_table(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def settled_epochs(table: pd.DataFrame) -> int | None:
-    """The shortest length at which doubling moves no method's validation accuracy by its seed
-    spread or more (:func:`convergence_table`), or None when no measured length is settled."""
+def settled_epochs(table: pd.DataFrame, methods: list[str] | None = None) -> int | None:
+    """The shortest length at which doubling moves the validation accuracy of none of ``methods``
+    (default: every method of the table) by its seed spread or more (:func:`convergence_table`),
+    or None when no measured length is settled for all of them."""
+    if methods is not None:
+        unknown = sorted(set(methods) - set(table["method"]))
+        if unknown:
+            raise ValueError(f"settled_epochs: methods must be among the table's {sorted(set(table['method']))}, "
+                             f"got {unknown}")
+        table = table[table["method"].isin(methods)]
     lengths = [epochs for epochs, part in table.groupby("epochs")
                if part["settled"].notna().all() and part["settled"].astype(bool).all()]
     return min(lengths) if lengths else None

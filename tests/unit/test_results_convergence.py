@@ -23,6 +23,11 @@ def test_the_change_at_double_length_is_held_against_the_larger_seed_spread():
     assert kd.at[20, "test_mean"] == pytest.approx(85.5)
     # the student alone at 20 -> 40 moves 0.3 against a spread of 0.1: not settled, so 20 is not the pick
     assert results.settled_epochs(table) is None
+    # KD alone has settled at 20; the student alone never does within the lengths run
+    assert results.settled_epochs(table, methods=["kd"]) == 20
+    assert results.settled_epochs(table, methods=["vanilla"]) is None
+    with pytest.raises(ValueError, match=r"settled_epochs: methods must be among the table's \['kd', 'vanilla'\], got \['dkd'\]"):
+        results.settled_epochs(table, methods=["kd", "dkd"])
 
 
 def test_the_profile_length_is_the_shortest_at_which_every_method_has_settled():

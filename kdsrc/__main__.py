@@ -52,13 +52,14 @@ def _at_least_one(text: str) -> int:
 
 
 def _bench_parser(sub) -> None:
+    from .bench.repeats import REPEATS
     from .config import PROFILES
     from .distillers import METHODS
     bench = sub.add_parser("bench", help="measure and store a benchmark: our loop against RepDistiller's (default), "
                                          "the teacher cache, the paper pairs, each method's cost",
                            description="Measure a benchmark and store it under <results>/bench/. Without a kind: "
                                        "`loop`.")
-    bench.set_defaults(kind="loop", device="cpu", steps=10, results=None, store=False)
+    bench.set_defaults(kind="loop", device="cpu", steps=10, repeats=REPEATS, results=None, store=False)
     kinds = bench.add_subparsers(dest="kind", metavar="KIND")
     options = {
         "profile": lambda p: p.add_argument("--profile", default="cpu", choices=sorted(PROFILES)),
@@ -67,6 +68,9 @@ def _bench_parser(sub) -> None:
         "device": lambda p: p.add_argument("--device", default="cpu"),
         "steps": lambda p: p.add_argument("--steps", type=_at_least_one, default=10,
                                           help="timed training steps per measurement (default 10, after 2 warm-up)"),
+        "repeats": lambda p: p.add_argument("--repeats", type=_at_least_one, default=REPEATS,
+                                            help=f"rounds of the compared modes, measured in turns (default {REPEATS}); "
+                                                 "medians and ranges are stored"),
         "results": lambda p: p.add_argument("--results", default=None,
                                             help="results folder (default: $KDSRC_RESULTS or ./results)"),
         "store": lambda p: p.add_argument("--store", action="store_true",
@@ -74,17 +78,17 @@ def _bench_parser(sub) -> None:
                                                "(without it, a measurement there goes to _build/bench/ instead)"),
     }
     for kind, takes, text in (
-            ("loop", ("device", "steps", "results", "store"),
+            ("loop", ("device", "steps", "repeats", "results", "store"),
              "images/second of KD in our loop and in a loop built as RepDistiller's (per-image PIL transforms in "
              "DataLoader workers, fp32, the teacher on every batch), for resnet32x4 -> resnet8x4 on fabricated "
              "CIFAR-size data and for the cpu profile's pair, with the ratio (<results>/bench/paper/reference_loop.json)"),
-            ("teacher-cache", ("profile", "epochs", "device", "results", "store"),
+            ("teacher-cache", ("profile", "epochs", "device", "repeats", "results", "store"),
              "the profile's student alone vs KD with the teacher on every batch and with its cached logits "
              "(<results>/bench/<profile>/teacher_cache.json)"),
-            ("pairs", ("device", "steps", "results", "store"),
+            ("pairs", ("device", "steps", "repeats", "results", "store"),
              "images/second of every CRD pair's teacher, student and KD on fabricated CIFAR-size data, what "
              "chapter 13 projects hours from (<results>/bench/paper/pairs.json)"),
-            ("costs", ("profile", "epochs", "device", "results", "store"),
+            ("costs", ("profile", "epochs", "device", "repeats", "results", "store"),
              "every method's cost, each in a fresh process (<results>/bench/<profile>/method_costs.json)"),
             ("method", ("profile", "epochs", "device"),
              "one method's cost, measured in this process and printed (what `costs` runs for each method)")):
@@ -300,18 +304,19 @@ def _bench(args) -> None:
                 print(f"{key:28s} {value:.2f}" if isinstance(value, float) else f"{key:28s} {value}")
     elif args.kind == "costs":
         from .distillers import METHODS
-        out = bench.measure_method_costs(METHODS, args.profile, args.epochs, args.device)
+        out = bench.measure_method_costs(METHODS, args.profile, args.epochs, args.device, args.repeats)
         _store(out, store.bench_path(args.profile, args.results, "method_costs"), args.store)
         print(results.method_costs_frame(out).to_string(index=False))
     elif args.kind == "teacher-cache":
-        _store(bench.teacher_cache(args.profile, args.epochs, args.device),
+        _store(bench.teacher_cache(args.profile, args.epochs, args.device, args.repeats),
                store.bench_path(args.profile, args.results, "teacher_cache"), args.store)
     elif args.kind == "pairs":
-        out = bench.pairs_bench([pair for table in TABLES.values() for pair in table], args.device, args.steps)
+        out = bench.pairs_bench([pair for table in TABLES.values() for pair in table], args.device, args.steps,
+                                repeats=args.repeats)
         _store(out, store.bench_path("paper", args.results, "pairs"), args.store)
         print(results.pair_epoch_times(out).to_string(index=False))
     else:
-        out = bench.reference_comparison(args.device, args.steps)
+        out = bench.reference_comparison(args.device, args.steps, repeats=args.repeats)
         _store(out, store.bench_path("paper", args.results, "reference_loop"), args.store)
         print(results.reference_loop_table(out).to_string(index=False))
         print(f"a 240-epoch CIFAR-100 run of {out['paper_pair']['teacher']} -> {out['paper_pair']['student']} "

@@ -1,5 +1,6 @@
 """The cost of each method on a profile's pair: training rate, first-stage rate, memory, parameters."""
 import json
+import statistics
 import subprocess
 import sys
 from dataclasses import replace
@@ -9,8 +10,10 @@ import torch
 from .. import augment, distillers
 from ..config import make_config
 from ..data import dataset_for
+from ..distillers import ALONE
 from ..engine.memory import peak_memory_mb, reset_peak_memory
 from ..models import build_model, count_parameters
+from .repeats import REPEATS, interleaved, spread, warn_unsteady
 from .timing import images_per_second, measured_with
 
 
@@ -48,15 +51,36 @@ def method_cost(method: str, profile: str = "cpu", epochs: int = 2, device: str 
     return out
 
 
-def measure_method_costs(methods, profile: str = "cpu", epochs: int = 4, device: str = "cpu") -> dict:
+def _cost_in_fresh_process(method: str, profile: str, epochs: int, device: str) -> dict:
+    command = [sys.executable, "-m", "kdsrc", "bench", "method", "--method", method, "--profile", profile,
+               "--epochs", str(epochs), "--device", device, "--json"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"method: bench of {method!r} failed: {done.stderr.strip()[-300:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_method_costs(methods, profile: str = "cpu", epochs: int = 4, device: str = "cpu",
+                         repeats: int = REPEATS) -> dict:
     """:func:`method_cost` of each method, each in a fresh ``python -m kdsrc bench method`` process,
-    with the code version, libraries and hardware that produced them."""
-    rows = []
+    the methods in turns for ``repeats`` rounds (:func:`kdsrc.bench.repeats.interleaved`), with the
+    code version, libraries and hardware that produced them. A method's rates are its medians over
+    the rounds; its ``epoch_ratio`` (the student alone's rate over its own, taken within each round,
+    when the student alone is measured too) keeps its median and range under ``repeats``."""
+    methods = list(methods)
+    rounds = interleaved({method: (lambda m=method: _cost_in_fresh_process(m, profile, epochs, device))
+                          for method in methods}, repeats)
+    rows, spreads = [], {}
     for method in methods:
-        command = [sys.executable, "-m", "kdsrc", "bench", "method", "--method", method, "--profile", profile,
-                   "--epochs", str(epochs), "--device", device, "--json"]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"method: bench of {method!r} failed: {done.stderr.strip()[-300:]}")
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {"profile": profile, "epochs": epochs, "methods": rows, **measured_with(device)}
+        row = dict(rounds[0][method])
+        for key in ("img_s", "first_stage_img_s"):
+            if row[key] is not None:
+                row[key] = statistics.median(r[method][key] for r in rounds)
+        rows.append(row)
+        spreads[method] = {"img_s": [r[method]["img_s"] for r in rounds]}
+        if ALONE in methods:
+            spreads[method]["epoch_ratio"] = spread([r[ALONE]["img_s"] / r[method]["img_s"] for r in rounds])
+    warn_unsteady("cost benchmark", {f"{m}'s epoch ratio": s["epoch_ratio"] for m, s in spreads.items()
+                                     if "epoch_ratio" in s and m != ALONE})
+    return {"profile": profile, "epochs": epochs, "repeats": repeats, "methods": rows, "spreads": spreads,
+            **measured_with(device)}

@@ -11,6 +11,7 @@ from ..data import STATS, Dataset, Split, dataset_for
 from ..distillers import ALONE, KD_METHOD
 from ..teachers import build_logit_cache
 from . import reference_loop
+from .repeats import REPEATS, interleaved, medians, round_ratios, warn_unsteady
 from .timing import fresh_models, images_per_second, measured_with
 
 CIFAR_TRAIN_IMAGES = 50_000
@@ -35,68 +36,91 @@ def _fit_rate(method: str, cfg, data, device, student, teacher=None) -> float:
 
 
 def pair_throughput(teacher: str, student: str, device: str = "cpu", steps: int = 10, warmup: int = 2,
-                    reference: bool = False, rates: dict | None = None) -> dict:
+                    reference: bool = False, rates: dict | None = None, repeats: int = REPEATS) -> dict:
     """Training images/second of a paper-profile pair on fabricated CIFAR-size data, on our loop:
     the teacher alone, the student alone and KD with the teacher on every batch; with
     ``reference`` also KD in RepDistiller's loop (:mod:`kdsrc.bench.reference_loop`) and our ratio to
-    it. An epoch of ours is ``steps + warmup`` batches, the second epoch timed; ``rates`` caches
-    the single models' figures between pairs."""
+    it. An epoch of ours is ``steps + warmup`` batches, the second epoch timed. The modes run in
+    turns for ``repeats`` rounds (:mod:`kdsrc.bench.repeats`): rates are medians over rounds, the
+    ratio the median of the ratios within a round, its range under ``ratio_spread``. ``rates``
+    caches the single models' figures between pairs."""
     cfg = make_config(KD_METHOD, "paper", model=student, teacher=teacher)
     data = fabricated_cifar((steps + warmup) * cfg.batch_size)
     rates = {} if rates is None else rates
-    for name in (teacher, student):
-        if name not in rates:
-            rates[name] = _fit_rate(ALONE, make_config(ALONE, "paper", model=name), data, device, *fresh_models(data, name))
+    modes = {name: (lambda n=name: _fit_rate(ALONE, make_config(ALONE, "paper", model=n), data, device,
+                                             *fresh_models(data, n)))
+             for name in dict.fromkeys((teacher, student)) if name not in rates}
+    modes["kd"] = lambda: _fit_rate(KD_METHOD, cfg, data, device, *fresh_models(data, student, teacher))
+    if reference:
+        modes["reference"] = lambda: reference_loop.kd_images_per_second(
+            *fresh_models(data, student, teacher), data.train, data.mean, data.std, cfg.crop_padding,
+            cfg.batch_size, steps, warmup, device)
+    rounds = interleaved(modes, repeats)
+    rates.update({name: rate for name, rate in medians(rounds).items() if name not in ("kd", "reference")})
+    kd_rate = medians(rounds)["kd"]
     out = {"teacher": teacher, "student": student,
-           "ours": {"teacher_img_s": rates[teacher], "student_img_s": rates[student],
-                    "kd_img_s": _fit_rate(KD_METHOD, cfg, data, device, *fresh_models(data, student, teacher))},
+           "ours": {"teacher_img_s": rates[teacher], "student_img_s": rates[student], "kd_img_s": kd_rate},
            "reference": None, "ratio": None}
     if reference:
-        student_model, teacher_model = fresh_models(data, student, teacher)
-        out["reference"] = {"kd_img_s": reference_loop.kd_images_per_second(
-            student_model, teacher_model, data.train, data.mean, data.std, cfg.crop_padding, cfg.batch_size,
-            steps, warmup, device), "workers": reference_loop.default_workers()}
-        out["ratio"] = out["ours"]["kd_img_s"] / out["reference"]["kd_img_s"]
+        ratio = round_ratios(rounds, "kd", "reference")
+        out["reference"] = {"kd_img_s": medians(rounds)["reference"], "workers": reference_loop.default_workers()}
+        out["ratio"], out["ratio_spread"] = ratio["median"], ratio
+        warn_unsteady(f"{teacher} -> {student} against RepDistiller's loop", {"our ratio": ratio})
     return out
 
 
-def cpu_pair_against_reference(device: str = "cpu", steps: int = 10, warmup: int = 2, profile: str = "cpu") -> dict:
+def cpu_pair_against_reference(device: str = "cpu", steps: int = 10, warmup: int = 2, profile: str = "cpu",
+                               repeats: int = REPEATS) -> dict:
     """The KD pair of ``profile`` (the cpu profile's on Fashion-MNIST) in RepDistiller's loop and in
-    ours, the teacher on every batch and from the view cache (whose one-off build is reported apart)."""
+    ours, the teacher on every batch and from the view cache (whose one-off build is reported
+    apart), in turns for ``repeats`` rounds: rates are medians, ratios the medians of the ratios
+    within a round, their ranges under ``ratio_spread``."""
     cfg = make_config(KD_METHOD, profile)
     data = dataset_for(cfg)
     images = (steps + warmup) * cfg.batch_size
     train = data.train.subset(torch.arange(images))
     data = Dataset(data.name, train, data.test.subset(torch.arange(64)), None, data.num_classes, data.mean, data.std)
     teacher, student = cfg.teacher, cfg.model
-    on_the_fly = _fit_rate(KD_METHOD, replace(cfg, teacher_cache=False), data, device, *fresh_models(data, student, teacher))
-    student_model, teacher_model = fresh_models(data, student, teacher)
+    _, teacher_model = fresh_models(data, student, teacher)
     start = time.perf_counter()
-    cache = build_logit_cache(teacher_model.to(device), data, cfg, device)
+    cache = build_logit_cache(teacher_model.to(device), data, cfg, device).to(device)
     build_seconds = time.perf_counter() - start
-    kd = distillers.build(KD_METHOD, {}, student_model, teacher_model, data)
-    kd.logit_cache = cache.to(device)
-    cached = images_per_second(kd, data, replace(cfg, epochs=2), device)
-    student_model, teacher_model = fresh_models(data, student, teacher)
-    reference = reference_loop.kd_images_per_second(student_model, teacher_model, data.train, data.mean, data.std,
-                                                    cfg.crop_padding, cfg.batch_size, steps, warmup, device)
+
+    def cached():
+        kd = distillers.build(KD_METHOD, {}, *fresh_models(data, student, teacher), data)
+        kd.logit_cache = cache
+        return images_per_second(kd, data, replace(cfg, epochs=2), device)
+
+    rounds = interleaved({
+        "on_the_fly": lambda: _fit_rate(KD_METHOD, replace(cfg, teacher_cache=False), data, device,
+                                        *fresh_models(data, student, teacher)),
+        "cached": cached,
+        "reference": lambda: reference_loop.kd_images_per_second(
+            *fresh_models(data, student, teacher), data.train, data.mean, data.std, cfg.crop_padding,
+            cfg.batch_size, steps, warmup, device)}, repeats)
+    rate = medians(rounds)
+    ratios = {"ratio": round_ratios(rounds, "on_the_fly", "reference"),
+              "ratio_cached": round_ratios(rounds, "cached", "reference")}
+    warn_unsteady(f"{teacher} -> {student} against RepDistiller's loop", ratios)
     return {"teacher": teacher, "student": student, "dataset": data.name, "batch_size": cfg.batch_size,
-            "ours": {"kd_img_s": on_the_fly, "kd_cached_img_s": cached, "cache_build_seconds": build_seconds,
-                     "cache_images": images},
-            "reference": {"kd_img_s": reference, "workers": reference_loop.default_workers()},
-            "ratio": on_the_fly / reference, "ratio_cached": cached / reference}
+            "ours": {"kd_img_s": rate["on_the_fly"], "kd_cached_img_s": rate["cached"],
+                     "cache_build_seconds": build_seconds, "cache_images": images},
+            "reference": {"kd_img_s": rate["reference"], "workers": reference_loop.default_workers()},
+            "ratio": ratios["ratio"]["median"], "ratio_cached": ratios["ratio_cached"]["median"],
+            "ratio_spread": ratios}
 
 
 def reference_comparison(device: str = "cpu", steps: int = 10, warmup: int = 2,
-                         paper_pair: tuple[str, str] = PAPER_REFERENCE_PAIR, cpu_profile: str = "cpu") -> dict:
+                         paper_pair: tuple[str, str] = PAPER_REFERENCE_PAIR, cpu_profile: str = "cpu",
+                         repeats: int = REPEATS) -> dict:
     """Our loop against RepDistiller's for the CRD benchmark's resnet32x4 -> resnet8x4 KD pair
     (fabricated CIFAR-size data) and the cpu profile's pair, with the projected minutes of a
     240-epoch CIFAR-100 run of the first on this device."""
-    paper = pair_throughput(*paper_pair, device=device, steps=steps, warmup=warmup, reference=True)
+    paper = pair_throughput(*paper_pair, device=device, steps=steps, warmup=warmup, reference=True, repeats=repeats)
     paper["projected_240_epoch_minutes"] = projected_minutes(paper["ours"]["kd_img_s"])
     paper["projected_240_epoch_minutes_reference"] = projected_minutes(paper["reference"]["kd_img_s"])
-    return {"device": device, "steps": steps, "warmup": warmup, "paper_pair": paper,
-            "cpu_pair": cpu_pair_against_reference(device, steps, warmup, cpu_profile), **measured_with(device)}
+    return {"device": device, "steps": steps, "warmup": warmup, "repeats": repeats, "paper_pair": paper,
+            "cpu_pair": cpu_pair_against_reference(device, steps, warmup, cpu_profile, repeats), **measured_with(device)}
 
 
 def projected_minutes(images_per_second: float, epochs: int = 240, images: int = CIFAR_TRAIN_IMAGES) -> float:
@@ -105,11 +129,12 @@ def projected_minutes(images_per_second: float, epochs: int = 240, images: int =
     return epochs * images / images_per_second / 60
 
 
-def pairs_bench(pairs, device: str = "cpu", steps: int = 10, warmup: int = 2) -> dict:
+def pairs_bench(pairs, device: str = "cpu", steps: int = 10, warmup: int = 2, repeats: int = REPEATS) -> dict:
     """:func:`pair_throughput` of every (teacher, student) pair, with RepDistiller's loop for the
     resnet32x4 -> resnet8x4 pair: what chapter 13 projects the paper tables' hours from."""
     rates: dict = {}
-    rows = [pair_throughput(t, s, device, steps, warmup, reference=(t, s) == PAPER_REFERENCE_PAIR, rates=rates)
-            for t, s in pairs]
+    rows = [pair_throughput(t, s, device, steps, warmup, reference=(t, s) == PAPER_REFERENCE_PAIR, rates=rates,
+                            repeats=repeats) for t, s in pairs]
     return {"profile": "paper", "device": device, "batch_size": make_config(KD_METHOD, "paper").batch_size,
-            "train_images": CIFAR_TRAIN_IMAGES, "steps": steps, "warmup": warmup, "pairs": rows, **measured_with(device)}
+            "train_images": CIFAR_TRAIN_IMAGES, "steps": steps, "warmup": warmup, "repeats": repeats, "pairs": rows,
+            **measured_with(device)}

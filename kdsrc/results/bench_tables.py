@@ -6,33 +6,49 @@ from ..distillers import ALONE
 PLAN_ROLES = ("teacher", "student alone", "distilled")  # the roles of a reproduce plan's runs
 
 
+def _range(spread: dict | None) -> str:
+    return f"{spread['min']:.2f} to {spread['max']:.2f}" if spread else ""
+
+
 def method_costs_frame(costs: dict) -> pd.DataFrame:
     """A per-method cost measurement (:func:`kdsrc.bench.measure_method_costs`) as a table, each figure
-    also as a ratio to the student alone (``vanilla``)."""
+    also as a ratio to the student alone (``vanilla``): the epoch ratio is the median of the ratios
+    within a round, with its range over the rounds, where the measurement has rounds."""
     frame = pd.DataFrame(costs["methods"]).set_index("method")
     alone = frame.loc[ALONE]
+    spreads = costs.get("spreads", {})
+    ratio = pd.Series({m: spreads[m]["epoch_ratio"]["median"] if "epoch_ratio" in spreads.get(m, {})
+                       else alone["img_s"] / frame.at[m, "img_s"] for m in frame.index})
+    span = pd.Series({m: _range(spreads.get(m, {}).get("epoch_ratio")) for m in frame.index})
     return pd.DataFrame({
         "train img/s": frame["img_s"].round(0),
-        "epoch time × alone": (alone["img_s"] / frame["img_s"]).round(2),
+        "epoch time × alone": ratio.round(2),
+        "range over rounds": span,
         "first-stage epoch × alone": (alone["img_s"] / frame["first_stage_img_s"]).round(2),
         "peak memory above start (MB)": frame["peak_memory_above_start_mb"].round(0),
         "extra parameters": frame["extra_parameters"],
         "extra params / student": (frame["extra_parameters"] / frame["student_parameters"]).round(3),
-    }).reset_index()
+    }).rename_axis("method").reset_index()
 
 
 def teacher_cache_table(measurement: dict, epochs: int) -> pd.DataFrame:
     """The stored teacher-cache benchmark (:func:`kdsrc.bench.teacher_cache`) as a table: seconds per
     training epoch of the student alone, of KD with the teacher on every batch and of KD reading
-    the cache, each relative to the student alone; the one-off seconds to build the cache; and
-    the number of ``epochs``-epoch KD runs after which the cache has paid for itself."""
+    the cache (medians over the rounds), each relative to the student alone (the median of the
+    ratios within a round, with their range over the rounds where it has rounds); the one-off
+    seconds to build the cache; and the number of ``epochs``-epoch KD runs after which the cache
+    has paid for itself."""
     images = measurement["train_images"]
-    modes = {"student alone": "student_alone_img_s", "KD, teacher on every batch": "kd_on_the_fly_img_s",
-             "KD, cached teacher logits": "kd_cached_img_s"}
-    seconds = {label: images / measurement[key] for label, key in modes.items()}
+    modes = {"student alone": "student_alone", "KD, teacher on every batch": "kd_on_the_fly",
+             "KD, cached teacher logits": "kd_cached"}
+    seconds = {label: images / measurement[f"{mode}_img_s"] for label, mode in modes.items()}
     saved_per_run = epochs * (seconds["KD, teacher on every batch"] - seconds["KD, cached teacher logits"])
-    table = pd.DataFrame({"seconds per epoch": seconds,
-                          "× alone": {label: s / seconds["student alone"] for label, s in seconds.items()}})
+    rounds = measurement.get("repeats", {})
+    table = pd.DataFrame({
+        "seconds per epoch": seconds,
+        "× alone": {label: measurement.get(f"{mode}_epoch_ratio", seconds[label] / seconds["student alone"])
+                    for label, mode in modes.items()},
+        "range over rounds": {label: _range(rounds.get(f"{mode}_epoch_ratio")) for label, mode in modes.items()}})
     table["one-off seconds"] = [0.0, 0.0, measurement["cache_build_seconds"]]
     table["runs to pay off"] = ["", "", f"{measurement['cache_build_seconds'] / saved_per_run:.1f}"
                                 if saved_per_run > 0 else "never"]
@@ -92,14 +108,18 @@ def projected_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.DataFrame:
 
 def reference_loop_table(comparison: dict) -> pd.DataFrame:
     """A stored comparison of our loop with RepDistiller's (:func:`kdsrc.bench.reference_comparison`):
-    images/second of each loop on each pair and its ratio to RepDistiller's loop."""
+    images/second of each loop on each pair (medians over the rounds), its ratio to RepDistiller's
+    loop (the median of the ratios within a round) and the ratio's range over the rounds."""
     paper, cpu = comparison["paper_pair"], comparison["cpu_pair"]
     reference = "RepDistiller-style (PIL workers, fp32, teacher every batch)"
-    rows = [(paper, "fabricated CIFAR-size, batch 64", reference, paper["reference"]["kd_img_s"]),
-            (paper, "", "ours (teacher every batch)", paper["ours"]["kd_img_s"]),
-            (cpu, f"{cpu['dataset']}, batch {cpu['batch_size']}", reference, cpu["reference"]["kd_img_s"]),
-            (cpu, "", "ours (teacher every batch)", cpu["ours"]["kd_img_s"]),
-            (cpu, "", "ours (cached teacher logits)", cpu["ours"]["kd_cached_img_s"])]
+    spreads = {"paper": paper.get("ratio_spread"), **(cpu.get("ratio_spread") or {})}
+    rows = [(paper, "fabricated CIFAR-size, batch 64", reference, paper["reference"]["kd_img_s"], 1.0, None),
+            (paper, "", "ours (teacher every batch)", paper["ours"]["kd_img_s"], paper["ratio"], spreads["paper"]),
+            (cpu, f"{cpu['dataset']}, batch {cpu['batch_size']}", reference, cpu["reference"]["kd_img_s"], 1.0, None),
+            (cpu, "", "ours (teacher every batch)", cpu["ours"]["kd_img_s"], cpu["ratio"], spreads.get("ratio")),
+            (cpu, "", "ours (cached teacher logits)", cpu["ours"]["kd_cached_img_s"], cpu["ratio_cached"],
+             spreads.get("ratio_cached"))]
     return pd.DataFrame([{"pair": f"{pair['teacher']} -> {pair['student']}", "data": data, "loop": loop,
-                          "img/s": round(rate), "x RepDistiller-style": round(rate / pair["reference"]["kd_img_s"], 2)}
-                         for pair, data, loop, rate in rows])
+                          "img/s": round(rate), "x RepDistiller-style": round(ratio, 2),
+                          "range over rounds": _range(spread)}
+                         for pair, data, loop, rate, ratio, spread in rows])

@@ -41,12 +41,16 @@ def test_stored_cost_benchmark_is_read_not_remeasured_and_missing_is_an_error_un
 def test_teacher_cache_benchmark_is_stored_by_the_cli_and_read_back_under_stored_only(tmp_path):
     import subprocess
     import sys
-    done = subprocess.run([sys.executable, "-m", "kdsrc", "bench", "teacher-cache", "--profile", "smoke", "--epochs", "1",
+    done = subprocess.run([sys.executable, "-m", "kdsrc", "bench", "teacher-cache", "--profile", "smoke", "--epochs", "1", "--repeats", "2",
                            "--results", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     path = results.bench_path("smoke", tmp_path, "teacher_cache")
     stored = json.loads(path.read_text())
     assert stored["epochs"] == 1 and stored["cache_build_seconds"] > 0 and "git_commit" in stored["code"]
+    # two interleaved rounds: each ratio is the median of the two within-round ratios
+    rounds, ratio = stored["repeats"]["rounds"], stored["repeats"]["kd_cached_epoch_ratio"]
+    assert len(rounds) == 2 and stored["kd_cached_epoch_ratio"] == ratio["median"]
+    assert ratio["values"] == [r["student_alone"] / r["kd_cached"] for r in rounds]
     experiment.use(tmp_path, stored_only=True)
     try:
         assert bench.teacher_cache_cost("smoke") == stored

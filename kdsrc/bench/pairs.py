@@ -11,6 +11,7 @@ from ..data import STATS, Dataset, Split, dataset_for
 from ..distillers import ALONE, KD_METHOD
 from ..teachers import build_logit_cache
 from . import reference_loop
+from .flops import gflop_per_second, kd_step_flops
 from .repeats import REPEATS, interleaved, medians, round_ratios, warn_unsteady
 from .timing import fresh_models, images_per_second, measured_with
 
@@ -114,13 +115,39 @@ def reference_comparison(device: str = "cpu", steps: int = 10, warmup: int = 2,
                          paper_pair: tuple[str, str] = PAPER_REFERENCE_PAIR, cpu_profile: str = "cpu",
                          repeats: int = REPEATS) -> dict:
     """Our loop against RepDistiller's for the CRD benchmark's resnet32x4 -> resnet8x4 KD pair
-    (fabricated CIFAR-size data) and the cpu profile's pair, with the projected minutes of a
-    240-epoch CIFAR-100 run of the first on this device."""
+    (fabricated CIFAR-size data) and the cpu profile's pair, with each loop's rate of counted work
+    (:func:`with_flop_rates`) and the projected minutes of a 240-epoch CIFAR-100 run of the first
+    on this device."""
     paper = pair_throughput(*paper_pair, device=device, steps=steps, warmup=warmup, reference=True, repeats=repeats)
+    batch_size = make_config(KD_METHOD, "paper").batch_size
+    paper = with_flop_rates(paper, loop_flops(*paper_pair, fabricated_cifar(batch_size), batch_size))
     paper["projected_240_epoch_minutes"] = projected_minutes(paper["ours"]["kd_img_s"])
     paper["projected_240_epoch_minutes_reference"] = projected_minutes(paper["reference"]["kd_img_s"])
+    cpu = cpu_pair_against_reference(device, steps, warmup, cpu_profile, repeats)
+    cpu_cfg = make_config(KD_METHOD, cpu_profile)
+    cpu = with_flop_rates(cpu, loop_flops(cpu["teacher"], cpu["student"], dataset_for(cpu_cfg), cpu_cfg.batch_size))
     return {"device": device, "steps": steps, "warmup": warmup, "repeats": repeats, "paper_pair": paper,
-            "cpu_pair": cpu_pair_against_reference(device, steps, warmup, cpu_profile, repeats), **measured_with(device)}
+            "cpu_pair": cpu, **measured_with(device)}
+
+
+def loop_flops(teacher: str, student: str, data: Dataset, batch_size: int) -> dict:
+    """FLOPs per image of one KD step of the pair on ``data``'s image size
+    (:func:`kdsrc.bench.flops.kd_step_flops`): the teacher's forward pass and the student's step."""
+    student_model, teacher_model = fresh_models(data, student, teacher)
+    images = torch.randn(batch_size, *data.train.images.shape[1:], generator=torch.Generator().manual_seed(0))
+    return kd_step_flops(student_model, teacher_model, images, torch.arange(batch_size) % data.num_classes)
+
+
+def with_flop_rates(pair: dict, flops: dict) -> dict:
+    """A pair's measured rates as GFLOP/s of counted work: KD with the teacher on every batch (ours
+    and the reference loop's) does the teacher's forward and the student's step per image; KD
+    from cached logits (where measured) the student's step only."""
+    step = flops["teacher_forward"] + flops["student_step"]
+    rates = {"ours": gflop_per_second(step, pair["ours"]["kd_img_s"]),
+             "reference": gflop_per_second(step, pair["reference"]["kd_img_s"])}
+    if "kd_cached_img_s" in pair["ours"]:
+        rates["ours_cached"] = gflop_per_second(flops["student_step"], pair["ours"]["kd_cached_img_s"])
+    return {**pair, "flops_per_image": flops, "gflop_s": rates}
 
 
 def projected_minutes(images_per_second: float, epochs: int = 240, images: int = CIFAR_TRAIN_IMAGES) -> float:

@@ -109,17 +109,21 @@ def projected_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.DataFrame:
 def reference_loop_table(comparison: dict) -> pd.DataFrame:
     """A stored comparison of our loop with RepDistiller's (:func:`kdsrc.bench.reference_comparison`):
     images/second of each loop on each pair (medians over the rounds), its ratio to RepDistiller's
-    loop (the median of the ratios within a round) and the ratio's range over the rounds."""
+    loop (the median of the ratios within a round), the ratio's range over the rounds, and the
+    loop's rate of counted work (GFLOP/s, where the comparison counted it)."""
     paper, cpu = comparison["paper_pair"], comparison["cpu_pair"]
     reference = "RepDistiller-style (PIL workers, fp32, teacher every batch)"
     spreads = {"paper": paper.get("ratio_spread"), **(cpu.get("ratio_spread") or {})}
-    rows = [(paper, "fabricated CIFAR-size, batch 64", reference, paper["reference"]["kd_img_s"], 1.0, None),
-            (paper, "", "ours (teacher every batch)", paper["ours"]["kd_img_s"], paper["ratio"], spreads["paper"]),
-            (cpu, f"{cpu['dataset']}, batch {cpu['batch_size']}", reference, cpu["reference"]["kd_img_s"], 1.0, None),
-            (cpu, "", "ours (teacher every batch)", cpu["ours"]["kd_img_s"], cpu["ratio"], spreads.get("ratio")),
+    rows = [(paper, "fabricated CIFAR-size, batch 64", reference, paper["reference"]["kd_img_s"], 1.0, None, "reference"),
+            (paper, "", "ours (teacher every batch)", paper["ours"]["kd_img_s"], paper["ratio"], spreads["paper"], "ours"),
+            (cpu, f"{cpu['dataset']}, batch {cpu['batch_size']}", reference, cpu["reference"]["kd_img_s"], 1.0, None,
+             "reference"),
+            (cpu, "", "ours (teacher every batch)", cpu["ours"]["kd_img_s"], cpu["ratio"], spreads.get("ratio"), "ours"),
             (cpu, "", "ours (cached teacher logits)", cpu["ours"]["kd_cached_img_s"], cpu["ratio_cached"],
-             spreads.get("ratio_cached"))]
+             spreads.get("ratio_cached"), "ours_cached")]
+    counted = "gflop_s" in paper and "gflop_s" in cpu
     return pd.DataFrame([{"pair": f"{pair['teacher']} -> {pair['student']}", "data": data, "loop": loop,
                           "img/s": round(rate), "x RepDistiller-style": round(ratio, 2),
-                          "range over rounds": _range(spread)}
-                         for pair, data, loop, rate, ratio, spread in rows])
+                          "range over rounds": _range(spread),
+                          **({"GFLOP/s": round(pair["gflop_s"][work], 1)} if counted else {})}
+                         for pair, data, loop, rate, ratio, spread, work in rows])

@@ -51,6 +51,14 @@ def test_reference_comparison_reports_both_loops_and_their_ratio():
     assert table["x RepDistiller-style"].iloc[1] == round(paper["ratio"], 2)
     assert table["range over rounds"].iloc[1] == f"{paper['ratio_spread']['min']:.2f} to {paper['ratio_spread']['max']:.2f}"
     assert len(table) == 5 and "git_commit" in out["code"]
+    # the rate of counted work: FLOPs per image times images per second; the cached step skips the teacher
+    flops = cpu["flops_per_image"]
+    assert flops["teacher_forward"] > 0 and flops["student_step"] > 0
+    assert cpu["gflop_s"]["ours_cached"] == pytest.approx(flops["student_step"] * cpu["ours"]["kd_cached_img_s"] / 1e9)
+    assert cpu["gflop_s"]["reference"] == pytest.approx(sum(flops.values()) * cpu["reference"]["kd_img_s"] / 1e9)
+    assert list(table["GFLOP/s"]) == [round(v, 1) for v in (paper["gflop_s"]["reference"], paper["gflop_s"]["ours"],
+                                                            cpu["gflop_s"]["reference"], cpu["gflop_s"]["ours"],
+                                                            cpu["gflop_s"]["ours_cached"])]
 
 
 def test_pairs_bench_feeds_the_projection_of_chapter_13():

@@ -66,3 +66,19 @@ def test_method_costs_take_medians_over_rounds_and_the_epoch_ratio_within_each(m
     table = results.method_costs_frame(out).set_index("method")
     assert table.at["kd", "epoch time × alone"] == round(ratio["median"], 2)
     assert table.at["kd", "range over rounds"] == f"{ratio['min']:.2f} to {ratio['max']:.2f}"
+
+
+def test_the_flop_counter_sees_a_convolutions_multiply_adds_forward_and_backward():
+    import torch
+
+    from kdsrc.bench.flops import kd_step_flops
+    from kdsrc.models import build_model
+    torch.manual_seed(0)
+    student, teacher = build_model("resnet8", 10, 1), build_model("resnet14", 10, 1)
+    flops = kd_step_flops(student, teacher, torch.randn(4, 1, 28, 28), torch.arange(4))
+    # the stem alone: 16 filters of 3x3x1 at 28x28 positions, 2 FLOPs a multiply-add
+    assert flops["teacher_forward"] > 2 * 16 * 9 * 28 * 28
+    # a step is a forward and a backward pass (about twice the forward's work) of the smaller net
+    forward_only = kd_step_flops(student, student, torch.randn(4, 1, 28, 28), torch.arange(4))["teacher_forward"]
+    assert 2.5 * forward_only < flops["student_step"] < 3.5 * forward_only
+    assert all(p.grad is None for p in student.parameters())

@@ -16,7 +16,7 @@ from typing import Any
 from .data import DATASETS, NO_FLIP
 from .distillers.registry import ALONE, METHODS
 from .engine.fit import TRAINING_REVISION
-from .engine.numerics import PRECISIONS
+from .engine.numerics import CACHE_DTYPES, PRECISIONS
 from .engine.provenance import sha256
 from .mixing import MIXINGS
 from .models import MODELS
@@ -31,7 +31,7 @@ NOT_HASHED = ("data_root",)  # where the data lives does not change the experime
 # else, so the stored runs keep their ids. (A method's own such parameters are its
 # ``unhashed_defaults``.) These lists may go once the store is retrained at a new revision.
 ADDED_FIELDS = {"mixing": "none", "mixing_alpha": 1.0, "teacher_ensemble": 1, "ensemble": "logits", "evaluations": 0,
-                "precision": "auto", "compile": False, "teacher_checkpoint": None}
+                "precision": "auto", "compile": False, "teacher_checkpoint": None, "teacher_cache_dtype": "float32"}
 # What trains a teacher: meaningless, so not hashed, when the teacher is read from a checkpoint.
 TRAINED_TEACHER_FIELDS = ("teacher_epochs", "teacher_train_subset", "teacher_seed")
 # The training revision the runs stored before it existed were trained at: hashed as absent.
@@ -89,6 +89,7 @@ class RunConfig:
     precision: str = "auto"
     compile: bool = False
     teacher_cache: bool = True
+    teacher_cache_dtype: str = "float32"  # how the cache stores logits: float32 (exact) or float16 (half the memory)
     mixing: str = "none"
     mixing_alpha: float = 1.0
     teacher_ensemble: int = 1
@@ -110,6 +111,7 @@ class RunConfig:
         require_choice("schedule", self.schedule, SCHEDULES)
         require_choice("mixing", self.mixing, MIXINGS)
         require_choice("precision", self.precision, PRECISIONS)
+        require_choice("teacher_cache_dtype", self.teacher_cache_dtype, CACHE_DTYPES)
         require_number("mixing_alpha", self.mixing_alpha, low=0, low_open=True)
         require_int("teacher_ensemble", self.teacher_ensemble, minimum=1)
         require_choice("ensemble", self.ensemble, ENSEMBLE_MODES)

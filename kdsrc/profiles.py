@@ -16,8 +16,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     # RepDistiller's CIFAR-100 recipe (CRD paper, Tian et al. 2020): 240 epochs, batch 64,
     # lr 0.05 decayed x0.1 at 150/180/210, SGD momentum 0.9, weight decay 5e-4, crop pad 4 + flip,
     # in fp32 as RepDistiller trained (PyTorch's defaults: TF32 convolutions on Ampere and later;
-    # bf16 autocast is an opt-in speed option, ``precision="bf16"``). No teacher-logit cache:
-    # with pad 4 and flip an image has 162 views, 3.2 GB of logits and 162 teacher epochs to fill.
+    # bf16 autocast is an opt-in speed option, ``precision="bf16"``). No teacher-logit cache by
+    # default: with pad 4 and flip an image has 162 views, 3.2 GB of float32 logits and 162 teacher
+    # epochs to fill, worth it only when many runs share it; the reproduce plan turns it on for the
+    # methods that read only the teacher's logits (kdsrc.reproduce.plan).
     "paper": dict(dataset="cifar100", epochs=240, batch_size=64, lr=0.05, schedule="step",
                   milestones=(150, 180, 210), lr_decay=0.1, crop_padding=4, flip=True, precision="fp32",
                   model="resnet20", teacher="resnet56", teacher_epochs=240, teacher_cache=False),
@@ -27,7 +29,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 # student's speed settings, such as reading the teacher's outputs from a cache, included).
 TEACHER_RECIPE = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay",
                   "crop_padding", "flip", "mixing", "mixing_alpha", "channels_last", "precision", "compile",
-                  "teacher_cache")
+                  "teacher_cache", "teacher_cache_dtype")
 
 # A profile's teacher schedule where it is not its students': the schedule and milestones at the
 # profile's ``teacher_epochs`` (scaled as ``RunConfig.teacher_config`` says when a run sets other

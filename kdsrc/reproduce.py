@@ -164,7 +164,10 @@ def _configs(pairs, methods, seeds: int, profile: str, overrides: dict):
         for method in methods_from(methods):
             # The student alone keeps the profile's teacher field: one run per student, whatever its pair.
             teacher = {} if method == BASELINE else {"teacher": pair.teacher}
-            params = {**_pair_params(pair, method), **overrides}
+            # A method whose loss reads only the teacher's logits reads them from the exact (float32)
+            # view cache, shared by every such run of the teacher (kdsrc.teachers.logit_cache).
+            cache = {"teacher_cache": True} if METHODS[method].reads_only_teacher_logits else {}
+            params = {**cache, **_pair_params(pair, method), **overrides}
             configs = [make_config(method, profile, model=pair.student, seed=seed, **teacher, **params)
                        for seed in range(seeds)]
             cells.append((pair, method, configs, _skip_reason(pair, configs[0])))

@@ -134,12 +134,14 @@ def ensemble_record(cfg: RunConfig, members: list[dict], root: Path | None, devi
 # ---------------------------------------------------------------------------------- logit cache
 @torch.inference_mode()
 def build_logit_cache(teacher: torch.nn.Module, data: Dataset, cfg, device, batch_size: int = 256) -> torch.Tensor:
-    """Teacher logits for all views, shaped (images * views) x classes, row = image * views + view,
-    computed in the run's precision (``cfg.precision``) and stored as fp32."""
+    """Teacher logits for all views, shaped (images * views) x classes, row = image * views + view:
+    computed on ``device`` in batches of ``batch_size`` images, one view at a time, in the run's
+    precision ``cfg.precision``, and stored on the CPU as ``cfg.teacher_cache_dtype``
+    (:data:`kdsrc.engine.numerics.CACHE_DTYPES`; float32 keeps the logits exactly as computed)."""
     teacher.eval()
     images = data.train.images
     views = augment.num_views(cfg.crop_padding, cfg.flip)
-    out = torch.empty(len(images), views, data.num_classes)
+    out = torch.empty(len(images), views, data.num_classes, dtype=numerics.CACHE_DTYPES[cfg.teacher_cache_dtype])
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size].to(device)
         for view in range(views):
@@ -147,13 +149,14 @@ def build_logit_cache(teacher: torch.nn.Module, data: Dataset, cfg, device, batc
             x = to_model_input(chunk, data.mean, data.std, ids, cfg.crop_padding, cfg.flip)
             with numerics.autocast(cfg.precision, device):
                 logits = teacher(numerics.memory_format(x, cfg.channels_last))
-            out[start:start + len(chunk), view] = logits.float().cpu()
+            out[start:start + len(chunk), view] = logits.float().to(out.dtype).cpu()
     return out.reshape(-1, data.num_classes)
 
 
 def _network_cache(name: str, net, cfg: RunConfig, root: Path | None, device) -> torch.Tensor:
     data_key = f"{cfg.dataset}-{cfg.train_subset}-{cfg.val_size}-{cfg.subset_seed}-p{cfg.crop_padding}-f{int(cfg.flip)}"
-    numerics_key = f"cl{int(cfg.channels_last)}" + ("_bf16" if resolve_precision(cfg.precision, device) == "bf16" else "")
+    numerics_key = f"cl{int(cfg.channels_last)}" + ("_bf16" if resolve_precision(cfg.precision, device) == "bf16" else "") \
+        + ("" if cfg.teacher_cache_dtype == "float32" else f"_{cfg.teacher_cache_dtype}")
     path = store.logit_cache_path(f"{name}_{data_key}_{numerics_key}", root)
     with distributed.main_first():  # built and stored by process 0, read by the others
         if path.exists():

@@ -151,7 +151,7 @@ class Distiller(nn.Module):
         """The frozen teacher's logits for batch ``x``, from the view cache when one is attached
         and the step's images are cached views."""
         if self.logit_cache is not None and step is not None and step.cache_rows is not None:
-            return self.logit_cache[step.cache_rows]
+            return self.logit_cache[step.cache_rows].float()  # a float16 cache is read as float32
         with torch.inference_mode():
             logits = self.teacher(x)
         return _usable(logits)

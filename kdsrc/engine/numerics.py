@@ -12,6 +12,10 @@ import torch
 from ..validate import require_choice
 
 PRECISIONS = ("auto", "fp32", "bf16")
+# How a teacher-logit cache stores its logits: float32 keeps them as computed, so a cached run
+# trains exactly as one that runs its teacher on every batch; float16 halves the memory and rounds
+# each logit to about three significant digits.
+CACHE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 def resolve_precision(precision: str, device) -> str:

@@ -74,6 +74,7 @@ def test_overrides_set_run_fields_and_method_params():
     (lambda: make_config("kd", "smoke", epochs=4, milestones=[2, 5]), "milestones"),
     (lambda: make_config("kd", "smoke", milestones=[0]), "milestones"),
     (lambda: make_config("kd", "smoke", teacher=None), "teacher"),
+    (lambda: make_config("kd", "smoke", teacher_cache_dtype="bf16"), "teacher_cache_dtype"),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_bad_parameter_raises_config_error_starting_with_its_name(call, name):
     with pytest.raises(ConfigError) as info:

@@ -1,9 +1,11 @@
 """The reproduction plan of the CRD tables, its status, the command line, and a paper-profile run on
 a fabricated CIFAR-100 archive."""
+from dataclasses import replace
+
 import pytest
 import torch
 
-from kdsrc import distillers, results, store
+from kdsrc import distillers, experiment, results, store
 from kdsrc.__main__ import main
 from kdsrc.config import ConfigError, make_config
 from kdsrc.data import STATS, Dataset, Split, to_model_input
@@ -215,3 +217,29 @@ def test_two_epoch_paper_profile_plan_runs_teacher_first_and_is_then_read_back(c
     table = results.reproduction_table(*stored_runs(runs, root), pairs_from("resnet8:resnet8"), results.crd_reference())
     assert list(table.row) == ["teacher", "student alone", "kd"] and list(table.n) == [1, 1, 1]
     assert table.paper.isna().all()  # a pair of neither table: nothing cited
+
+
+def _trained(history):
+    return [{k: v for k, v in h.items() if k != "epoch_seconds"} for h in history]
+
+
+def test_paper_profile_kd_trains_the_same_from_the_float32_cache_as_with_its_teacher_on_every_batch(cifar_root, tmp_path):
+    """The view cache holds the teacher's logits on every one of an image's 162 pad-4 crops and
+    flips, so reading them equals running the teacher on the batch: the same losses, accuracies
+    and weights, bit for bit (float32 storage, on this CPU; float16 rounds the logits)."""
+    small = dict(data_root=str(cifar_root), epochs=2, teacher_epochs=1, train_subset=200, test_subset=100,
+                 milestones=(1,))
+    on_the_fly, cached = plan("resnet8:resnet8", ["kd"], 1, teacher_cache=False, **small)[-1], \
+        plan("resnet8:resnet8", ["kd"], 1, **small)[-1]
+    assert cached.teacher_cache and cached.teacher_cache_dtype == "float32"  # the plan's default for KD
+    root = tmp_path / "results"
+    fly_run, cached_run = experiment.run(on_the_fly, root, device="cpu"), experiment.run(cached, root, device="cpu")
+    assert fly_run["teacher_run_id"] == cached_run["teacher_run_id"]
+    assert _trained(cached_run["history"]) == _trained(fly_run["history"])
+    weights = [store.load_tensors(store.weights_path(cfg, root)) for cfg in (on_the_fly, cached)]
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    [cache] = (root / "cache").glob("logits_*.pt")
+    assert store.load_tensors(cache).shape == (200 * 162, 100) and store.load_tensors(cache).dtype == torch.float32
+    half = experiment.run(replace(cached, teacher_cache_dtype="float16"), root, device="cpu")
+    assert _trained(half["history"]) != _trained(fly_run["history"])  # rounded logits: close, not equal
+    assert half["history"][-1]["train_loss"]["kd"] == pytest.approx(fly_run["history"][-1]["train_loss"]["kd"], rel=1e-2)

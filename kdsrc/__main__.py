@@ -169,9 +169,12 @@ def _projection(status, root) -> str:
         measured = "none is stored" if bench is None else f"the stored one was measured on {bench['device']}"
         return (f"projected GPU hours: no GPU benchmark of the pairs ({measured}; "
                 "`python -m kdsrc bench pairs --device cuda` on a GPU stores one)")
-    hours = results.run_hours(bench, status[status.state != "stored"])
-    return (f"projected GPU hours: {hours.sum():.1f} for the {hours.notna().sum()} runs left, at the rates "
-            f"of {results.measured_on(bench)} ({bench['device']}); chapter 13 breaks them down"
+    left = status[status.state != "stored"]
+    hours = results.run_hours(bench, left)
+    cached = results.run_hours(bench, left, cached=True).sum() + results.cache_build_hours(bench, left).sum()
+    return (f"projected GPU hours: {hours.sum():.1f} for the {hours.notna().sum()} runs left "
+            f"({cached:.1f} with the logit-only methods reading the teacher-logit cache, its builds included), "
+            f"at the rates of {results.measured_on(bench)} ({bench['device']}); chapter 13 breaks them down"
             + ("" if hours.notna().all() else f"; {hours.isna().sum()} runs on pairs it did not measure"))
 
 

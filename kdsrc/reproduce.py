@@ -13,7 +13,7 @@ from typing import Iterable, NamedTuple
 import pandas as pd
 from torchvision import datasets
 
-from . import distillers, experiment, results
+from . import augment, distillers, experiment, results
 from .config import MethodParams, RunConfig, make_config
 from .distillers import ALONE, METHODS
 from .models import MODELS, build_model
@@ -233,14 +233,17 @@ def _row(cfg: RunConfig, teacher_ids: set, pairs: list[Pair]) -> dict:
                      next((name for name, known in TABLES.items() if any(s == cfg.model for _, s in known)), "custom"))
     else:
         role, teacher, table = "distilled", cfg.teacher, table_of(cfg.teacher, cfg.model)
+    reads_cache = role == "distilled" and cfg.teacher_cache and METHODS[cfg.method].reads_only_teacher_logits
     return {"table": table, "role": role, "teacher": teacher, "model": cfg.model, "method": cfg.method,
-            "seed": cfg.seed, "epochs": cfg.epochs, "init_epochs": cfg.method_params.get("init_epochs", 0)}
+            "seed": cfg.seed, "epochs": cfg.epochs, "init_epochs": cfg.method_params.get("init_epochs", 0),
+            "teacher_cache": reads_cache, "views": augment.num_views(cfg.crop_padding, cfg.flip)}
 
 
 def status(runs: list[RunConfig], root=None) -> pd.DataFrame:
     """One row per run of a plan, in its order: its table (the first of the plan's tables that
     needs it), role (teacher, student alone, distilled), networks, method, seed, epochs (and
-    first-stage epochs), whether it is stored, in progress (a checkpoint exists) or missing, its
+    first-stage epochs), whether it reads the teacher-logit cache and how many views an image
+    has, whether it is stored, in progress (a checkpoint exists) or missing, its
     last-epoch test accuracy when stored, and its run id."""
     teacher_ids = _teacher_ids(runs)
     pairs = _plan_pairs(runs)

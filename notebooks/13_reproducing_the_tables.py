@@ -78,7 +78,7 @@ stored_only = False  # True: never train (regression tests)
 import pandas as pd
 from IPython.display import display
 
-from kdsrc import config, experiment, plots, prose, reproduce, results
+from kdsrc import book, config, distillers, experiment, plots, prose, reproduce, results
 
 pd.set_option("display.max_colwidth", 400)  # the skip reasons in full
 root = experiment.use(fresh=fresh_results, stored_only=stored_only)
@@ -95,6 +95,11 @@ prose.glue(paper_epochs=recipe.epochs, paper_batch=recipe.batch_size, paper_lr=f
            small_lr=" or ".join(sorted({f"{lr:g}" for lr in config.MODEL_LR.values()})),
            paper_decay=1 / recipe.lr_decay, paper_milestones=f"{', '.join(map(str, first))} and {last}",
            paper_init=config.make_config("fsp", "paper").method_params["init_epochs"])
+cached_runs = plan_status[plan_status.teacher_cache]
+label = {method: name for name, method in book.METHOD_LABELS.items()}
+prose.glue(cached_methods=", ".join(label.get(m, distillers.METHODS[m].__name__) for m in dict.fromkeys(cached_runs.method))
+           or "none",
+           paper_views=int(plan_status.views.max()))
 # The title says what the page holds: how to reproduce the tables until a run of the plan is stored
 prose.glue(chapter_title="Reproducing the CIFAR-100 tables" if (plan_status.state == "stored").any()
            else "How to reproduce the CIFAR-100 tables")
@@ -204,6 +209,9 @@ if bench is None:
 else:
     print(f"measured on {results.measured_on(bench)} ({bench['device']}), batch {bench['batch_size']}, "
           f"{bench['train_images']} training images")
+    if not str(bench["device"]).startswith("cuda"):
+        print("No GPU benchmark is stored: these are a CPU's rates, so every hour projected from them below is "
+              "a CPU hour, not the GPU hours the paper profile is meant for (.ci/gpu-check measures them on a GPU).")
     display(results.show(results.pair_epoch_times(bench)))
 
 # %% [markdown]
@@ -255,6 +263,28 @@ else:
 # %% tags=["nbval-check-output"]
 if bench is not None:
     display(results.show(results.projected_hours(bench, plan_status)))
+
+# %% [markdown]
+# ### With the teacher-logit cache
+#
+# The plan reads the teacher's logits from a view cache in every run whose loss sees the teacher
+# only through its logits ({glue:text}`cached_methods`). Under pad-4 crops and flips an image
+# has {glue:text}`paper_views` views, so a teacher's cache costs that many passes of its forward
+# over the training images; it is built once and shared by all such runs of that teacher, every
+# seed included. Stored in float32 it holds the logits exactly as the teacher computes them, and
+# a cached run trains bit for bit as one that runs its teacher on every batch (tested at a small
+# scale on the CPU). The same projection with those runs at their pair's measured rate of KD
+# from cached logits, and each teacher's cache build in a column of its own, under the table
+# that first needs it:
+
+# %% tags=["nbval-check-output"]
+if bench is not None and "kd_cached_img_s" in bench["pairs"][0]["ours"]:
+    with_cache = results.projected_hours(bench, plan_status, cached=True)
+    display(results.show(with_cache))
+    print(f"the whole plan: {results.projected_hours(bench, plan_status).at['all', 'total (h)']:.1f} h with the "
+          f"teacher on every batch, {with_cache.at['all', 'total (h)']:.1f} h with the cache, builds included")
+elif bench is not None:
+    print("The stored pairs benchmark predates the cached rates; `python -m kdsrc bench pairs` measures them.")
 
 # %% [markdown]
 # The same projection per teacher-student pair, each bar split by how much of it is stored, in

@@ -7,14 +7,14 @@ from dataclasses import replace
 
 import torch
 
-from .. import augment, distillers
+from .. import distillers
 from ..config import make_config
 from ..data import dataset_for
 from ..distillers import ALONE
 from ..engine.memory import peak_memory_mb, reset_peak_memory
 from ..models import build_model, count_parameters
 from .repeats import REPEATS, interleaved, spread, warn_unsteady
-from .timing import images_per_second, measured_with
+from .timing import images_per_second, measured_with, random_logit_cache
 
 
 def method_cost(method: str, profile: str = "cpu", epochs: int = 2, device: str = "cpu") -> dict:
@@ -34,8 +34,7 @@ def method_cost(method: str, profile: str = "cpu", epochs: int = 2, device: str 
     teacher = build_model(cfg.teacher, data.num_classes, data.in_channels) if cfg.teacher_configs() else None
     distiller = distillers.build(method, cfg.method_params, student, teacher, data)
     if distiller.reads_only_teacher_logits and cfg.teacher_cache:
-        views = augment.num_views(cfg.crop_padding, cfg.flip)
-        distiller.logit_cache = torch.randn(len(data.train) * views, data.num_classes, device=device)
+        distiller.logit_cache = random_logit_cache(data, cfg, device)
     before = reset_peak_memory(device)
     out = {"method": method, "profile": profile, "student": cfg.model, "teacher": cfg.teacher if teacher else None,
            "train_images": len(data.train), "batch_size": cfg.batch_size, "device": device,

@@ -13,7 +13,8 @@ from ..teachers import build_logit_cache
 from . import reference_loop
 from .flops import gflop_per_second, kd_step_flops
 from .repeats import REPEATS, interleaved, medians, round_ratios, warn_unsteady
-from .timing import fresh_models, images_per_second, measured_with
+from .timing import (fresh_models, images_per_second, measured_with, random_logit_cache,
+                     teacher_forward_images_per_second)
 
 CIFAR_TRAIN_IMAGES = 50_000
 PAPER_REFERENCE_PAIR = ("resnet32x4", "resnet8x4")
@@ -39,34 +40,47 @@ def _fit_rate(method: str, cfg, data, device, student, teacher=None) -> float:
 def pair_throughput(teacher: str, student: str, device: str = "cpu", steps: int = 10, warmup: int = 2,
                     reference: bool = False, rates: dict | None = None, repeats: int = REPEATS) -> dict:
     """Training images/second of a paper-profile pair on fabricated CIFAR-size data, on our loop:
-    the teacher alone, the student alone and KD with the teacher on every batch; with
-    ``reference`` also KD in RepDistiller's loop (:mod:`kdsrc.bench.reference_loop`) and our ratio to
-    it. An epoch of ours is ``steps + warmup`` batches, the second epoch timed. The modes run in
-    turns for ``repeats`` rounds (:mod:`kdsrc.bench.repeats`): rates are medians over rounds, the
-    ratio the median of the ratios within a round, its range under ``ratio_spread``. ``rates``
-    caches the single models' figures between pairs."""
+    the teacher alone, the student alone, KD with the teacher on every batch and KD reading a view
+    cache of the teacher's logits; the teacher's forward pass (what building that cache costs per
+    image and view); with ``reference`` also KD in RepDistiller's loop
+    (:mod:`kdsrc.bench.reference_loop`) and our ratios to it (``ratio``, and ``ratio_cached`` for KD
+    from the cache). An epoch of ours is ``steps + warmup`` batches, the second epoch timed. The
+    modes run in turns for ``repeats`` rounds (:mod:`kdsrc.bench.repeats`): rates are medians over
+    rounds, a ratio the median of the ratios within a round, their ranges under ``ratio_spread``. ``rates`` caches the single models' figures
+    between pairs."""
     cfg = make_config(KD_METHOD, "paper", model=student, teacher=teacher)
     data = fabricated_cifar((steps + warmup) * cfg.batch_size)
     rates = {} if rates is None else rates
+
+    def cached():
+        kd = distillers.build(KD_METHOD, {}, *fresh_models(data, student, teacher), data)
+        kd.logit_cache = random_logit_cache(data, cfg, device)
+        return images_per_second(kd, data, replace(cfg, epochs=2, milestones=(), teacher_cache=True), device)
+
     modes = {name: (lambda n=name: _fit_rate(ALONE, make_config(ALONE, "paper", model=n), data, device,
                                              *fresh_models(data, n)))
              for name in dict.fromkeys((teacher, student)) if name not in rates}
+    if ("forward", teacher) not in rates:
+        modes["forward", teacher] = lambda: teacher_forward_images_per_second(fresh_models(data, teacher)[0], data, cfg,
+                                                                               device)
     modes["kd"] = lambda: _fit_rate(KD_METHOD, cfg, data, device, *fresh_models(data, student, teacher))
+    modes["kd_cached"] = cached
     if reference:
         modes["reference"] = lambda: reference_loop.kd_images_per_second(
             *fresh_models(data, student, teacher), data.train, data.mean, data.std, cfg.crop_padding,
             cfg.batch_size, steps, warmup, device)
     rounds = interleaved(modes, repeats)
-    rates.update({name: rate for name, rate in medians(rounds).items() if name not in ("kd", "reference")})
-    kd_rate = medians(rounds)["kd"]
+    rate = medians(rounds)
+    rates.update({name: value for name, value in rate.items() if name not in ("kd", "kd_cached", "reference")})
     out = {"teacher": teacher, "student": student,
-           "ours": {"teacher_img_s": rates[teacher], "student_img_s": rates[student], "kd_img_s": kd_rate},
+           "ours": {"teacher_img_s": rates[teacher], "student_img_s": rates[student], "kd_img_s": rate["kd"],
+                    "kd_cached_img_s": rate["kd_cached"], "teacher_forward_img_s": rates["forward", teacher]},
            "reference": None, "ratio": None}
     if reference:
-        ratio = round_ratios(rounds, "kd", "reference")
-        out["reference"] = {"kd_img_s": medians(rounds)["reference"], "workers": reference_loop.default_workers()}
-        out["ratio"], out["ratio_spread"] = ratio["median"], ratio
-        warn_unsteady(f"{teacher} -> {student} against RepDistiller's loop", {"our ratio": ratio})
+        ratios = {"ratio": round_ratios(rounds, "kd", "reference"), "ratio_cached": round_ratios(rounds, "kd_cached", "reference")}
+        out["reference"] = {"kd_img_s": rate["reference"], "workers": reference_loop.default_workers()}
+        out.update({name: spread["median"] for name, spread in ratios.items()}, ratio_spread=ratios)
+        warn_unsteady(f"{teacher} -> {student} against RepDistiller's loop", ratios)
     return out
 
 

@@ -75,31 +75,70 @@ def pair_epoch_times(bench: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).round(2)
 
 
-def run_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.Series:
-    """Each run's training hours (:func:`kdsrc.reproduce.status` rows: role, teacher, model,
-    epochs, init_epochs) projected from a stored pairs benchmark: a teacher trains its epochs at
-    its measured rate, a student alone at the student's, a distilled run at its pair's KD rate,
-    first-stage epochs included; an epoch is the benchmark's training images. NaN where the rate
-    was not measured."""
-    images = bench["train_images"]
+def _training_rates(bench: dict, cached: bool) -> dict:
     rate = {}
     for pair in bench["pairs"]:
-        rate.setdefault(("teacher", pair["teacher"]), pair["ours"]["teacher_img_s"])
-        rate.setdefault(("student alone", pair["student"]), pair["ours"]["student_img_s"])
-        rate[("distilled", pair["teacher"], pair["student"])] = pair["ours"]["kd_img_s"]
-    keys = [("distilled", t, m) if role == "distilled" else (role, m)
-            for role, t, m in zip(plan_rows.role, plan_rows.teacher, plan_rows.model)]
+        ours = pair["ours"]
+        rate.setdefault(("teacher", pair["teacher"]), ours["teacher_img_s"])
+        rate.setdefault(("student alone", pair["student"]), ours["student_img_s"])
+        rate[("distilled", pair["teacher"], pair["student"])] = ours["kd_img_s"]
+        if cached and "kd_cached_img_s" in ours:
+            rate[("cached", pair["teacher"], pair["student"])] = ours["kd_cached_img_s"]
+    return rate
+
+
+def _reads_the_cache(plan_rows: pd.DataFrame) -> pd.Series:
+    if "teacher_cache" not in plan_rows:
+        return pd.Series(False, index=plan_rows.index)
+    return plan_rows["teacher_cache"].fillna(False).astype(bool)
+
+
+def run_hours(bench: dict, plan_rows: pd.DataFrame, cached: bool = False) -> pd.Series:
+    """Each run's training hours (:func:`kdsrc.reproduce.status` rows: role, teacher, model,
+    epochs, init_epochs, and whether it reads the teacher-logit cache) projected from a stored
+    pairs benchmark: a teacher trains its epochs at its measured rate, a student alone at the
+    student's, a distilled run at its pair's KD rate, first-stage epochs included; an epoch is the
+    benchmark's training images. With ``cached``, a run that reads the cache trains at the pair's
+    rate of KD from cached logits, and the cache's build (:func:`cache_build_hours`) is counted
+    apart. NaN where the rate was not measured."""
+    images = bench["train_images"]
+    rate = _training_rates(bench, cached)
+    from_cache = _reads_the_cache(plan_rows) & cached
+    keys = [("cached" if c else "distilled", t, m) if role == "distilled" else (role, m)
+            for role, t, m, c in zip(plan_rows.role, plan_rows.teacher, plan_rows.model, from_cache)]
     return pd.Series([(e + i) * images / rate[key] / 3600 if key in rate else float("nan")
                       for e, i, key in zip(plan_rows.epochs, plan_rows.init_epochs, keys)], index=plan_rows.index)
 
 
-def projected_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.DataFrame:
+def cache_build_hours(bench: dict, plan_rows: pd.DataFrame) -> pd.Series:
+    """Hours to build each teacher's view cache once (its views, ``plan_rows.views``, of every
+    training image through the teacher's measured forward rate), put on the first run that reads
+    it and 0 on the others: the build is shared by every run of that teacher that reads the cache.
+    NaN where the teacher's forward rate was not measured."""
+    forward = {pair["teacher"]: pair["ours"]["teacher_forward_img_s"] for pair in bench["pairs"]
+               if "teacher_forward_img_s" in pair["ours"]}
+    reads = _reads_the_cache(plan_rows)
+    first = reads & ~plan_rows.teacher.where(reads).duplicated()
+    hours = pd.Series(0.0, index=plan_rows.index)
+    for index in plan_rows.index[first]:
+        teacher = plan_rows.at[index, "teacher"]
+        hours[index] = (plan_rows.at[index, "views"] * bench["train_images"] / forward[teacher] / 3600
+                        if teacher in forward else float("nan"))
+    return hours
+
+
+def projected_hours(bench: dict, plan_rows: pd.DataFrame, cached: bool = False) -> pd.DataFrame:
     """Training hours of a plan (:func:`kdsrc.reproduce.status` rows, :func:`run_hours`) per
-    table and role, and in all. A group with a run whose rate was not measured has no sum."""
-    rows = plan_rows.assign(hours=run_hours(bench, plan_rows))
+    table and role, and in all; with ``cached``, the runs that read the teacher-logit cache at
+    the cached rate and a column for building the caches (:func:`cache_build_hours`, each under
+    the table of its first reader). A group with a run whose rate was not measured has no sum."""
+    rows = plan_rows.assign(hours=run_hours(bench, plan_rows, cached))
     grouped = rows.groupby(["table", "role"], sort=False)["hours"]
     hours = grouped.sum(min_count=1).where(grouped.count() == grouped.size())  # unmeasured: no sum
     hours = hours.unstack("role", fill_value=0.0).reindex(columns=PLAN_ROLES, fill_value=0.0).add_suffix(" (h)")
+    if cached:
+        build = rows.assign(build=cache_build_hours(bench, plan_rows)).groupby("table", sort=False)["build"]
+        hours["teacher caches (h)"] = build.sum(min_count=1).where(build.count() == build.size())
     hours.insert(0, "runs", rows.groupby("table", sort=False).size())
     hours.loc["all"] = hours.sum(skipna=False)
     hours["total (h)"] = hours.drop(columns="runs").sum(axis=1, skipna=False)
@@ -113,14 +152,14 @@ def reference_loop_table(comparison: dict) -> pd.DataFrame:
     loop's rate of counted work (GFLOP/s, where the comparison counted it)."""
     paper, cpu = comparison["paper_pair"], comparison["cpu_pair"]
     reference = "RepDistiller-style (PIL workers, fp32, teacher every batch)"
-    spreads = {"paper": paper.get("ratio_spread"), **(cpu.get("ratio_spread") or {})}
-    rows = [(paper, "fabricated CIFAR-size, batch 64", reference, paper["reference"]["kd_img_s"], 1.0, None, "reference"),
-            (paper, "", "ours (teacher every batch)", paper["ours"]["kd_img_s"], paper["ratio"], spreads["paper"], "ours"),
-            (cpu, f"{cpu['dataset']}, batch {cpu['batch_size']}", reference, cpu["reference"]["kd_img_s"], 1.0, None,
-             "reference"),
-            (cpu, "", "ours (teacher every batch)", cpu["ours"]["kd_img_s"], cpu["ratio"], spreads.get("ratio"), "ours"),
-            (cpu, "", "ours (cached teacher logits)", cpu["ours"]["kd_cached_img_s"], cpu["ratio_cached"],
-             spreads.get("ratio_cached"), "ours_cached")]
+    rows = []
+    for pair, data in ((paper, "fabricated CIFAR-size, batch 64"), (cpu, f"{cpu['dataset']}, batch {cpu['batch_size']}")):
+        spreads = pair.get("ratio_spread") or {}
+        rows += [(pair, data, reference, pair["reference"]["kd_img_s"], 1.0, None, "reference"),
+                 (pair, "", "ours (teacher every batch)", pair["ours"]["kd_img_s"], pair["ratio"], spreads.get("ratio"), "ours")]
+        if "ratio_cached" in pair:
+            rows.append((pair, "", "ours (cached teacher logits)", pair["ours"]["kd_cached_img_s"], pair["ratio_cached"],
+                         spreads.get("ratio_cached"), "ours_cached"))
     counted = "gflop_s" in paper and "gflop_s" in cpu
     return pd.DataFrame([{"pair": f"{pair['teacher']} -> {pair['student']}", "data": data, "loop": loop,
                           "img/s": round(rate), "x RepDistiller-style": round(ratio, 2),

@@ -136,3 +136,22 @@ def test_stored_bench_is_none_until_measured(tmp_path):
     assert results.stored_bench("paper", "pairs", tmp_path) is None
     results.write_json(BENCH, results.bench_path("paper", tmp_path, "pairs"))
     assert results.stored_bench("paper", "pairs", tmp_path) == BENCH
+
+
+def test_with_the_cache_logit_only_runs_train_at_the_cached_rate_and_each_teacher_cache_is_built_once():
+    bench = {**BENCH, "pairs": [{**pair, "ours": {**pair["ours"], "kd_cached_img_s": 8000.0, "teacher_forward_img_s": 30000.0}}
+                                for pair in BENCH["pairs"]]}
+    rows = _rows(("Table 1", "distilled", "T", "S", "kd", 240, 0), ("Table 1", "distilled", "T", "S", "fitnets", 240, 0),
+                 ("Table 2", "distilled", "T", "U", "kd", 240, 0))
+    rows["teacher_cache"], rows["views"] = [True, False, True], 162
+    without, cached = results.run_hours(bench, rows), results.run_hours(bench, rows, cached=True)
+    assert without.round(3).tolist() == [round(240 * 50000 / r / 3600, 3) for r in (4000, 4000, 2000)]
+    assert cached.round(3).tolist() == [round(240 * 50000 / r / 3600, 3) for r in (8000, 4000, 8000)]
+    build = results.cache_build_hours(bench, rows)  # T's cache: 162 views of 50,000 images at 30,000 img/s, once
+    assert build.round(3).tolist() == [round(162 * 50000 / 30000 / 3600, 3), 0.0, 0.0]
+    table = results.projected_hours(bench, rows, cached=True)
+    assert table.loc["Table 1", "teacher caches (h)"] == round(build.iloc[0], 1) and table.loc["Table 2", "teacher caches (h)"] == 0.0
+    assert table.loc["all", "total (h)"] == round(cached.sum() + build.sum(), 1)
+    assert "teacher caches (h)" not in results.projected_hours(bench, rows)
+    unmeasured = results.cache_build_hours(BENCH, rows)  # no forward rate stored: no build time, not 0
+    assert math.isnan(unmeasured.iloc[0]) and unmeasured.iloc[1:].tolist() == [0.0, 0.0]

@@ -13,17 +13,17 @@ def _range(spread: dict | None) -> str:
 def method_costs_frame(costs: dict) -> pd.DataFrame:
     """A per-method cost measurement (:func:`kdsrc.bench.measure_method_costs`) as a table, each figure
     also as a ratio to the student alone (``vanilla``): the epoch ratio is the median of the ratios
-    within a round, with its range over the rounds, where the measurement has rounds."""
+    within a round, with its range over the rounds where the measurement has rounds."""
     frame = pd.DataFrame(costs["methods"]).set_index("method")
     alone = frame.loc[ALONE]
     spreads = costs.get("spreads", {})
     ratio = pd.Series({m: spreads[m]["epoch_ratio"]["median"] if "epoch_ratio" in spreads.get(m, {})
                        else alone["img_s"] / frame.at[m, "img_s"] for m in frame.index})
-    span = pd.Series({m: _range(spreads.get(m, {}).get("epoch_ratio")) for m in frame.index})
+    span = {"range over rounds": pd.Series({m: _range(spreads.get(m, {}).get("epoch_ratio")) for m in frame.index})}
     return pd.DataFrame({
         "train img/s": frame["img_s"].round(0),
         "epoch time × alone": ratio.round(2),
-        "range over rounds": span,
+        **(span if spreads else {}),
         "first-stage epoch × alone": (alone["img_s"] / frame["first_stage_img_s"]).round(2),
         "peak memory above start (MB)": frame["peak_memory_above_start_mb"].round(0),
         "extra parameters": frame["extra_parameters"],
@@ -48,7 +48,8 @@ def teacher_cache_table(measurement: dict, epochs: int) -> pd.DataFrame:
         "seconds per epoch": seconds,
         "× alone": {label: measurement.get(f"{mode}_epoch_ratio", seconds[label] / seconds["student alone"])
                     for label, mode in modes.items()},
-        "range over rounds": {label: _range(rounds.get(f"{mode}_epoch_ratio")) for label, mode in modes.items()}})
+        **({"range over rounds": {label: _range(rounds.get(f"{mode}_epoch_ratio")) for label, mode in modes.items()}}
+           if rounds else {})})
     table["one-off seconds"] = [0.0, 0.0, measurement["cache_build_seconds"]]
     table["runs to pay off"] = ["", "", f"{measurement['cache_build_seconds'] / saved_per_run:.1f}"
                                 if saved_per_run > 0 else "never"]

@@ -6,6 +6,7 @@ from ..distillers import METHODS
 from ..engine.numerics import default_device
 from .cache import teacher_cache
 from .costs import measure_method_costs
+from .repeats import REPEATS
 
 _LABELS = {"method_costs": "cost benchmark", "teacher_cache": "teacher-cache benchmark"}
 
@@ -22,15 +23,23 @@ def _stored_or_measured(profile: str, kind: str, measure, root: Path | None) -> 
     return out
 
 
+def _rounds(profile: str) -> int:
+    # The smoke profile tests the pipeline (CI measures it afresh on every run) and its figures are
+    # never read as measurements: one round. Every other profile gets the interleaved rounds.
+    return 1 if profile == "smoke" else REPEATS
+
+
 def method_costs(profile: str, root: Path | None = None, device: str | None = None) -> dict:
     """The stored per-method cost benchmark of ``profile`` (:func:`kdsrc.bench.measure_method_costs`
     over every registered method), measured and stored first when none exists (an error under
-    ``stored_only``)."""
-    return _stored_or_measured(profile, "method_costs", lambda: measure_method_costs(METHODS, profile, device=device or default_device()),
-                               root)
+    ``stored_only``); one round at the smoke profile."""
+    return _stored_or_measured(profile, "method_costs", lambda: measure_method_costs(
+        METHODS, profile, device=device or default_device(), repeats=_rounds(profile)), root)
 
 
 def teacher_cache_cost(profile: str, root: Path | None = None, device: str | None = None) -> dict:
     """The stored teacher-cache benchmark of ``profile`` (:func:`kdsrc.bench.teacher_cache`),
-    measured and stored first when none exists (an error under ``stored_only``)."""
-    return _stored_or_measured(profile, "teacher_cache", lambda: teacher_cache(profile, device=device or default_device()), root)
+    measured and stored first when none exists (an error under ``stored_only``); one round at the
+    smoke profile."""
+    return _stored_or_measured(profile, "teacher_cache", lambda: teacher_cache(
+        profile, device=device or default_device(), repeats=_rounds(profile)), root)

@@ -82,3 +82,14 @@ def test_the_flop_counter_sees_a_convolutions_multiply_adds_forward_and_backward
     forward_only = kd_step_flops(student, student, torch.randn(4, 1, 28, 28), torch.arange(4))["teacher_forward"]
     assert 2.5 * forward_only < flops["student_step"] < 3.5 * forward_only
     assert all(p.grad is None for p in student.parameters())
+
+
+def test_a_missing_stored_benchmark_is_measured_in_rounds_except_at_the_smoke_profile(tmp_path, monkeypatch):
+    from kdsrc import bench
+    asked = []
+    monkeypatch.setattr(bench.stored, "measure_method_costs", lambda *a, repeats, **k: asked.append(repeats) or {"methods": []})
+    monkeypatch.setattr(bench.stored, "teacher_cache", lambda *a, repeats, **k: asked.append(repeats) or {})
+    for profile in ("smoke", "cpu"):
+        bench.method_costs(profile, tmp_path / profile)
+        bench.teacher_cache_cost(profile, tmp_path / profile)
+    assert asked == [1, 1, repeats.REPEATS, repeats.REPEATS]

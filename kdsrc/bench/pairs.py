@@ -32,6 +32,36 @@ def fabricated_cifar(images: int, classes: int = 100, seed: int = 0) -> Dataset:
     return Dataset("cifar100", split(images), split(64), None, classes, mean, std)
 
 
+KD_MODES = ("on_the_fly", "cached", "reference")
+
+
+def _kd_modes(cfg, data, cache, device, steps: int, warmup: int, reference: bool) -> dict:
+    """The KD modes a benchmark compares on ``data``, each a fresh pair of ``cfg``'s networks: our
+    loop with the teacher on every batch (``on_the_fly``), our loop reading ``cache`` (``cached``),
+    and with ``reference`` RepDistiller's loop (:mod:`kdsrc.bench.reference_loop`)."""
+    student, teacher = cfg.model, cfg.teacher
+
+    def cached():
+        kd = distillers.build(KD_METHOD, {}, *fresh_models(data, student, teacher), data)
+        kd.logit_cache = cache
+        return images_per_second(kd, data, replace(cfg, epochs=2, milestones=(), teacher_cache=True), device)
+
+    modes = {"on_the_fly": lambda: _fit_rate(KD_METHOD, replace(cfg, teacher_cache=False), data, device,
+                                             *fresh_models(data, student, teacher)),
+             "cached": cached}
+    if reference:
+        modes["reference"] = lambda: reference_loop.kd_images_per_second(
+            *fresh_models(data, student, teacher), data.train, data.mean, data.std, cfg.crop_padding,
+            cfg.batch_size, steps, warmup, device)
+    return modes
+
+
+def _ratios_to_reference(rounds: list[dict]) -> dict:
+    """Our KD rates over the reference loop's, within each round (:func:`round_ratios`)."""
+    return {"ratio": round_ratios(rounds, "on_the_fly", "reference"),
+            "ratio_cached": round_ratios(rounds, "cached", "reference")}
+
+
 def _fit_rate(method: str, cfg, data, device, student, teacher=None) -> float:
     distiller = distillers.build(method, {}, student, teacher, data)
     return images_per_second(distiller, data, replace(cfg, epochs=2, milestones=()), device)
@@ -46,38 +76,27 @@ def pair_throughput(teacher: str, student: str, device: str = "cpu", steps: int 
     (:mod:`kdsrc.bench.reference_loop`) and our ratios to it (``ratio``, and ``ratio_cached`` for KD
     from the cache). An epoch of ours is ``steps + warmup`` batches, the second epoch timed. The
     modes run in turns for ``repeats`` rounds (:mod:`kdsrc.bench.repeats`): rates are medians over
-    rounds, a ratio the median of the ratios within a round, their ranges under ``ratio_spread``. ``rates`` caches the single models' figures
-    between pairs."""
+    rounds, a ratio the median of the ratios within a round, their ranges under ``ratio_spread``.
+    ``rates`` caches the single models' figures between pairs."""
     cfg = make_config(KD_METHOD, "paper", model=student, teacher=teacher)
     data = fabricated_cifar((steps + warmup) * cfg.batch_size)
     rates = {} if rates is None else rates
-
-    def cached():
-        kd = distillers.build(KD_METHOD, {}, *fresh_models(data, student, teacher), data)
-        kd.logit_cache = random_logit_cache(data, cfg, device)
-        return images_per_second(kd, data, replace(cfg, epochs=2, milestones=(), teacher_cache=True), device)
-
     modes = {name: (lambda n=name: _fit_rate(ALONE, make_config(ALONE, "paper", model=n), data, device,
                                              *fresh_models(data, n)))
              for name in dict.fromkeys((teacher, student)) if name not in rates}
     if ("forward", teacher) not in rates:
         modes["forward", teacher] = lambda: teacher_forward_images_per_second(fresh_models(data, teacher)[0], data, cfg,
                                                                                device)
-    modes["kd"] = lambda: _fit_rate(KD_METHOD, cfg, data, device, *fresh_models(data, student, teacher))
-    modes["kd_cached"] = cached
-    if reference:
-        modes["reference"] = lambda: reference_loop.kd_images_per_second(
-            *fresh_models(data, student, teacher), data.train, data.mean, data.std, cfg.crop_padding,
-            cfg.batch_size, steps, warmup, device)
+    modes.update(_kd_modes(cfg, data, random_logit_cache(data, cfg, device), device, steps, warmup, reference))
     rounds = interleaved(modes, repeats)
     rate = medians(rounds)
-    rates.update({name: value for name, value in rate.items() if name not in ("kd", "kd_cached", "reference")})
+    rates.update({name: value for name, value in rate.items() if name not in KD_MODES})
     out = {"teacher": teacher, "student": student,
-           "ours": {"teacher_img_s": rates[teacher], "student_img_s": rates[student], "kd_img_s": rate["kd"],
-                    "kd_cached_img_s": rate["kd_cached"], "teacher_forward_img_s": rates["forward", teacher]},
+           "ours": {"teacher_img_s": rates[teacher], "student_img_s": rates[student], "kd_img_s": rate["on_the_fly"],
+                    "kd_cached_img_s": rate["cached"], "teacher_forward_img_s": rates["forward", teacher]},
            "reference": None, "ratio": None}
     if reference:
-        ratios = {"ratio": round_ratios(rounds, "kd", "reference"), "ratio_cached": round_ratios(rounds, "kd_cached", "reference")}
+        ratios = _ratios_to_reference(rounds)
         out["reference"] = {"kd_img_s": rate["reference"], "workers": reference_loop.default_workers()}
         out.update({name: spread["median"] for name, spread in ratios.items()}, ratio_spread=ratios)
         warn_unsteady(f"{teacher} -> {student} against RepDistiller's loop", ratios)
@@ -101,28 +120,17 @@ def cpu_pair_against_reference(device: str = "cpu", steps: int = 10, warmup: int
     cache = build_logit_cache(teacher_model.to(device), data, cfg, device).to(device)
     build_seconds = time.perf_counter() - start
 
-    def cached():
-        kd = distillers.build(KD_METHOD, {}, *fresh_models(data, student, teacher), data)
-        kd.logit_cache = cache
-        return images_per_second(kd, data, replace(cfg, epochs=2), device)
-
-    rounds = interleaved({
-        "on_the_fly": lambda: _fit_rate(KD_METHOD, replace(cfg, teacher_cache=False), data, device,
-                                        *fresh_models(data, student, teacher)),
-        "cached": cached,
-        "reference": lambda: reference_loop.kd_images_per_second(
-            *fresh_models(data, student, teacher), data.train, data.mean, data.std, cfg.crop_padding,
-            cfg.batch_size, steps, warmup, device)}, repeats)
+    rounds = interleaved(_kd_modes(cfg, data, cache, device, steps, warmup, reference=True), repeats)
     rate = medians(rounds)
-    ratios = {"ratio": round_ratios(rounds, "on_the_fly", "reference"),
-              "ratio_cached": round_ratios(rounds, "cached", "reference")}
+    ratios = _ratios_to_reference(rounds)
     warn_unsteady(f"{teacher} -> {student} against RepDistiller's loop", ratios)
-    return {"teacher": teacher, "student": student, "dataset": data.name, "batch_size": cfg.batch_size,
-            "ours": {"kd_img_s": rate["on_the_fly"], "kd_cached_img_s": rate["cached"],
-                     "cache_build_seconds": build_seconds, "cache_images": images},
-            "reference": {"kd_img_s": rate["reference"], "workers": reference_loop.default_workers()},
-            "ratio": ratios["ratio"]["median"], "ratio_cached": ratios["ratio_cached"]["median"],
-            "ratio_spread": ratios}
+    measured = {"teacher": teacher, "student": student, "dataset": data.name, "batch_size": cfg.batch_size,
+                "ours": {"kd_img_s": rate["on_the_fly"], "kd_cached_img_s": rate["cached"],
+                         "cache_build_seconds": build_seconds, "cache_images": images},
+                "reference": {"kd_img_s": rate["reference"], "workers": reference_loop.default_workers()},
+                "ratio": ratios["ratio"]["median"], "ratio_cached": ratios["ratio_cached"]["median"],
+                "ratio_spread": ratios}
+    return with_flop_rates(measured, loop_flops(teacher, student, data, cfg.batch_size))
 
 
 def reference_comparison(device: str = "cpu", steps: int = 10, warmup: int = 2,
@@ -138,8 +146,6 @@ def reference_comparison(device: str = "cpu", steps: int = 10, warmup: int = 2,
     paper["projected_240_epoch_minutes"] = projected_minutes(paper["ours"]["kd_img_s"])
     paper["projected_240_epoch_minutes_reference"] = projected_minutes(paper["reference"]["kd_img_s"])
     cpu = cpu_pair_against_reference(device, steps, warmup, cpu_profile, repeats)
-    cpu_cfg = make_config(KD_METHOD, cpu_profile)
-    cpu = with_flop_rates(cpu, loop_flops(cpu["teacher"], cpu["student"], dataset_for(cpu_cfg), cpu_cfg.batch_size))
     return {"device": device, "steps": steps, "warmup": warmup, "repeats": repeats, "paper_pair": paper,
             "cpu_pair": cpu, **measured_with(device)}
 

@@ -180,7 +180,7 @@ prose.glue(profile=profile, machine=machine, cores=int(times.cores.mode().iloc[0
 # {glue:text}`alone_std:.2f` points over seeds), which leaves distillation room to show an
 # effect well beyond the spread between seeds.
 #
-# A pilot study on a faster machine had proposed a 10 000-image subset, 20 student epochs and a
+# A larger setting was considered first: a 10 000-image subset, 20 student epochs and a
 # resnet20 teacher trained for 12 epochs. That is {glue:text}`pilot_factor:.0f` times the image-epochs
 # of every student run and {glue:text}`pilot_teacher_factor:.0f` times the teacher's epochs, of a
 # slower network: several times the budget on our machine. So we halved the subset and the

@@ -379,7 +379,7 @@ prose.glue(kd_term_resnet8=kd_term["resnet8"], kd_term_resnet14=kd_term["resnet1
 #
 # Training seconds per epoch (mean over seeds), relative to KD from one resnet8 teacher with
 # its outputs cached. The runs of this chapter trained one after the other on an otherwise
-# idle machine; the resnet14-teacher KD runs are the book's, from an earlier session. An
+# idle machine; the resnet14-teacher KD runs are the book's headline runs, trained apart. An
 # ensemble reads a cache as cheaply as one teacher does: its cache is the combination of its
 # members' caches, built once per member. A mixed batch, or a teacher used by too few runs
 # for a cache to be worth building (the resnet20 here: three runs), runs the teacher on every

@@ -1,5 +1,5 @@
 """The built book as a reader meets it (``make test`` builds it first): no local path, ``PosixPath``,
-nbval marker or NaN cell on any page; a figure in every chapter; every internal link, anchor and
+nbval marker, NaN cell or word of how the book was made (its tickets, sessions, pilots) on any page; a figure in every chapter; every internal link, anchor and
 image resolves; the formulas render in a headless Chromium with no network (a few pages here,
 every page with ``make test-browser``)."""
 import os
@@ -20,6 +20,12 @@ CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.py"))
 BROWSER_PAGES = ["book/intro", "notebooks/02_vanilla_kd", "notebooks/09_dhkd"]
 LOCAL_PATH = re.compile(r"(?<![\w.])(/tmp/|/work/|/home/|/root/|/Users/|/private/var/|[A-Z]:\\\\)")
 MISSING_CELL = {"nan", "NaN", "<NA>", "None", "NaT"}
+# How the book was made, not what it shows: the tickets its work came from, the working sessions,
+# pilot studies, the articles its topics were drawn from. An issue the book cites is a public
+# GitHub issue and is named with its number ("mdistiller issue #30") or as a "GitHub issue".
+INTERNAL = re.compile(r"(?<!GitHub )\bissues?\b(?!\s*\\?#)|\bpilot (?:study|studies|runs?)\b|\bseed articles?\b"
+                      r"|\b(?:earlier|previous|this|last|next|working) sessions?\b|\bacceptance (?:list|criteri)"
+                      r"|\bfiled\b", re.IGNORECASE)
 
 if not (HTML / "index.html").exists():
     pytest.skip(f"no built book at {HTML}: `make test` builds it (`make book`)", allow_module_level=True)
@@ -57,6 +63,29 @@ def test_page_shows_no_local_path_marker_or_stray_object(page):
     assert not LOCAL_PATH.search(text), f"a local path: {LOCAL_PATH.search(text).group(0)!r}"
     for word in ("PosixPath", "WindowsPath", "NBVAL", "nbval-"):
         assert word not in text, f"{word} on the page"
+
+
+def internal_references(text: str) -> list[str]:
+    """The phrases of ``text`` that speak of how the book was made (:data:`INTERNAL`)."""
+    return [match.group(0) for match in INTERNAL.finditer(text)]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_page_speaks_to_the_reader_not_of_how_the_book_was_made(page):
+    found = internal_references(_article(page).get_text(" "))
+    assert not found, f"internal references: {found}"
+
+
+@pytest.mark.parametrize("text", ["as the issue hoped for", "a pilot study proposed", "the book's seed article",
+                                  "trained in an earlier session", "the acceptance list", "Issues 16 and 17"])
+def test_the_internal_reference_check_flags(text):
+    assert internal_references(text)
+
+
+@pytest.mark.parametrize("text", ["mdistiller issue #30", "RepDistiller issue \\#16", "a GitHub issue",
+                                  "the training sessions of a stored run", "seeds 0 to 4", "profiled"])
+def test_the_internal_reference_check_passes(text):
+    assert not internal_references(text)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=IDS)

@@ -36,7 +36,7 @@ stored_only = False  # True: fail instead of training a missing run (regression 
 # %%
 import pandas as pd
 
-from kdsrc import bench, experiment, plots, prose, results
+from kdsrc import bench, book, experiment, plots, prose, results
 from kdsrc.compatibility import compatibility
 from kdsrc.config import make_config
 
@@ -111,8 +111,10 @@ prose.glue(**{f"fitnets{layer}_gain": mean for layer, (mean, _) in hints.items()
 # as each method trained in this book; they were trained in different sessions, some while
 # other jobs shared the two cores (the student-alone runs among them), so their ratios carry
 # some noise. Second, a controlled benchmark, `python -m kdsrc bench costs`, that trains every
-# method in a fresh process on the same data, one after the other on an otherwise idle machine,
-# and reports images per second (the best epoch after a warm-up), the peak memory the training
+# method in a fresh process on the same data, the methods in turns for three rounds on an
+# otherwise idle machine, and reports images per second (the median over the rounds of the best
+# epoch after a warm-up; an epoch ratio is the median of the ratios within a round, with its
+# range over the rounds), the peak memory the training
 # adds to what the process held before it (data and models loaded) and the trainable
 # parameters each method adds to the student. A method that reads cached teacher logits is
 # benchmarked with a cache of the right size, and a two-stage method's first stage is measured
@@ -127,28 +129,30 @@ all_frame = results.compare(methods)[0]
 results.show(results.cost(all_frame, groups=methods, first_stage=True))
 
 # %%
-bench_costs = results.method_costs_frame(bench.method_costs(profile))
-results.show(bench_costs)
+bench_costs = results.method_costs_frame(bench.method_costs(profile)).set_index("method")
+label = {method: name for name, method in book.METHOD_LABELS.items()}
+chapter_methods = ["vanilla", "kd", "fitnets", "at", "fsp", "ab"]
+results.show(bench_costs.loc[chapter_methods].rename(index=label).rename_axis("method").reset_index())
 
 # %% tags=["remove-cell"]
 # (hidden in the book) the numbers of the text below
-costs = bench_costs.set_index("method")
-ratio, first = costs["epoch time × alone"], costs["first-stage epoch × alone"]
+ratio, first = bench_costs["epoch time × alone"], bench_costs["first-stage epoch × alone"]
+regressor = bench_costs.at["fitnets", "extra parameters"]
 prose.glue(fitnets_x=ratio["fitnets"], at_x=ratio["at"], kd_x=ratio["kd"], fsp_x=ratio["fsp"], ab_x=ratio["ab"],
-           fsp_first_x=first["fsp"], ab_first_x=first["ab"], regressor_params=costs.at["fitnets", "extra parameters"],
-           regressor_share=100 * costs.at["fitnets", "extra parameters"] / alone[0]["parameters"])
+           fsp_first_x=first["fsp"], ab_first_x=first["ab"], regressor_params=regressor,
+           regressor_share=100 * regressor / alone[0]["parameters"])
 
 # %% [markdown]
 # Read together: FitNets and AT pay for the teacher's forward pass on every batch
 # ({glue:text}`fitnets_x:.2f` and {glue:text}`at_x:.2f` times a student epoch here, with a
 # resnet14 teacher and a resnet8 student), plus, for FitNets, a regressor of
 # {glue:text}`regressor_params:,d` parameters, {glue:text}`regressor_share:.1f` % of the student's
-# size. KD, with its teacher logits cached, costs nothing extra per epoch
+# size. KD, with its teacher logits cached, costs about what the student alone costs
 # ({glue:text}`kd_x:.2f` times). FSP and AB train their main stage about as cheaply as the
-# student alone ({glue:text}`fsp_x:.2f` and {glue:text}`ab_x:.2f` times; AB's main stage has no
-# cross-entropy and came out a little faster still) but pay a first stage whose epochs cost a
-# little more than a FitNets epoch ({glue:text}`fsp_first_x:.2f` and {glue:text}`ab_first_x:.2f`
-# times). Memory grows with
+# student alone ({glue:text}`fsp_x:.2f` and {glue:text}`ab_x:.2f` times) but pay a first stage
+# whose epochs cost about as much as a FitNets epoch ({glue:text}`fsp_first_x:.2f` and
+# {glue:text}`ab_first_x:.2f` times, against {glue:text}`fitnets_x:.2f`). A difference smaller
+# than the range over rounds in the table is the machine's noise, not the methods'. Memory grows with
 # the teacher's activations held during the step (the benchmark's figures are resident-memory
 # peaks on a CPU, so they include the allocator's slack: compare them with each other, not as
 # exact byte counts).

@@ -45,7 +45,8 @@ teacher = experiment.run(make_config("kd", profile).teacher_config())
 # alone (the difference between runs of the same seed, mean ± std); the time of a training
 # epoch relative to the student alone and the peak memory the training adds, both from the
 # controlled benchmark (`python -m kdsrc bench costs`: every method in a fresh process on
-# an otherwise idle machine); the first stage of FSP and AB, with its own epoch-time ratio;
+# an otherwise idle machine, the methods in turns for three rounds, medians over the rounds);
+# the first stage of FSP and AB, with its own epoch-time ratio;
 # and the trainable parameters each method adds to the student (connectors and auxiliary
 # heads, all dropped after training). The teacher is the same for every method:
 

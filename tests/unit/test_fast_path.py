@@ -9,7 +9,8 @@ accuracy averaged over the epochs too, in points. The bands were chosen from the
 differences measured (``MEASURED``) on an AMD EPYC with AVX-512, with its default kernels and 2
 threads and with the plain kernels (``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41``) and 1
 thread, between the plain path and each variant and between the plain path under the two settings
-(a rounding change of either kind moves these short runs alike), times ``MARGIN``, never below
+(a rounding change of either kind moves these short runs alike), and for bf16 also on an Intel Xeon
+with AMX and on a CI machine whose bf16 arithmetic is not native, times ``MARGIN``, never below
 ``FLOOR``:
 
 - channels-last alone and ``torch.compile`` alone keep fp32 arithmetic ("exact");
@@ -35,10 +36,11 @@ SEEDS = (1, 2)
 # variant against the plain path on one setting and of the plain path on one setting against the
 # other (AT: 0.0071 and 0.75 points between the AVX-512 and the plain SSE4.1 kernels; channels-last
 # alone gave identical numbers on this CPU, compile 0.0008 and 0.5 points). "bf16": bf16 autocast
-# against the plain path (AT's loss, vanilla's accuracy), with the vector kernels only (CI does not
-# run bf16 on the plain ones)
-MEASURED = {("exact", "loss"): 0.0071, ("exact", "accuracy"): 0.75, ("bf16", "loss"): 0.0137, ("bf16", "accuracy"): 1.1}
-MARGIN = 2.0  # two settings of one machine measured: room for the kernels of others
+# against the plain path, with the vector kernels only (CI does not run bf16 on the plain ones): AT's
+# loss 0.0137 on the AMD and 0.0134 on the Intel machine, but 0.0276 on the CI machine of 2026-12-03
+# (its first epoch; it failed the band of 0.0274 set from the first two); vanilla's accuracy 1.1
+MEASURED = {("exact", "loss"): 0.0071, ("exact", "accuracy"): 0.75, ("bf16", "loss"): 0.0276, ("bf16", "accuracy"): 1.1}
+MARGIN = 2.0  # room for the kernels of machines not measured
 FLOOR = {"loss": 0.005, "accuracy": 1.0}
 BAND = {key: max(FLOOR[key[1]], MARGIN * value) for key, value in MEASURED.items()}
 

@@ -59,7 +59,10 @@ def _cost_in_fresh_process(method: str, profile: str, epochs: int, device: str) 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure_method_costs(methods, profile: str = "cpu", epochs: int = 4, device: str = "cpu",
+DEFAULT_EPOCHS = 4
+
+
+def measure_method_costs(methods, profile: str = "cpu", epochs: int = DEFAULT_EPOCHS, device: str = "cpu",
                          repeats: int = REPEATS) -> dict:
     """:func:`method_cost` of each method, each in a fresh ``python -m kdsrc bench method`` process,
     the methods in turns for ``repeats`` rounds (:func:`kdsrc.bench.repeats.interleaved`), with the

@@ -86,10 +86,14 @@ def test_the_flop_counter_sees_a_convolutions_multiply_adds_forward_and_backward
 
 def test_a_missing_stored_benchmark_is_measured_in_rounds_except_at_the_smoke_profile(tmp_path, monkeypatch):
     from kdsrc import bench
+    from kdsrc.bench import costs
     asked = []
-    monkeypatch.setattr(bench.stored, "measure_method_costs", lambda *a, repeats, **k: asked.append(repeats) or {"methods": []})
-    monkeypatch.setattr(bench.stored, "teacher_cache", lambda *a, repeats, **k: asked.append(repeats) or {})
+    monkeypatch.setattr(bench.stored, "measure_method_costs",
+                        lambda *a, epochs, repeats, **k: asked.append(("costs", epochs, repeats)) or {"methods": []})
+    monkeypatch.setattr(bench.stored, "teacher_cache", lambda *a, repeats, **k: asked.append(("cache", repeats)) or {})
     for profile in ("smoke", "cpu"):
         bench.method_costs(profile, tmp_path / profile)
         bench.teacher_cache_cost(profile, tmp_path / profile)
-    assert asked == [1, 1, repeats.REPEATS, repeats.REPEATS]
+    # the smoke profile's costs take one round of the fewest epochs that time one (a warm-up, then one)
+    assert asked == [("costs", 2, 1), ("cache", 1),
+                     ("costs", costs.DEFAULT_EPOCHS, repeats.REPEATS), ("cache", repeats.REPEATS)]

@@ -1,6 +1,7 @@
 """The GitHub Actions workflows pass actionlint, and the book's staged ``_config.yml`` takes its
 repository from ``GITHUB_REPOSITORY`` (and names none without it)."""
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -242,3 +243,53 @@ def test_gpu_check_without_a_gpu_skips_the_cuda_parts_says_so_and_writes_only_it
     assert "no CUDA device here" in done.stdout and "skipped" in done.stdout
     assert (tmp_path / "out" / "cuda-tests.xml").exists() and not (tmp_path / "out" / "bench").exists()
     assert {p: p.read_bytes() for p in book_bench} == before
+
+
+def test_gpu_train_packs_only_the_runs_it_stored_and_leaves_the_results_folder_alone(tmp_path):
+    """`.ci/gpu-train` (here on a CPU, where it falls back to it): it trains a study in a scratch
+    copy of the results folder without its checkpoints, packs every run it stored whole (record,
+    weights, predictions) and nothing that was there before, and changes nothing it was given."""
+    import tarfile
+    results, out = tmp_path / "results", tmp_path / "out"
+    old = results / "runs" / "cpu" / "vanilla" / "old.json"  # another profile's: the smoke study never reads it
+    checkpoint = results / "checkpoints" / "smoke" / "vanilla" / "x.ckpt"
+    for path, text in ((old, "{}"), (checkpoint, "partial")):
+        path.parent.mkdir(parents=True)
+        path.write_text(text)
+    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    env = {**os.environ, "KDSRC_RESULTS": str(results), "GPU_TRAIN_OUT": str(out), "WORKERS": "2",
+           "GPU_CHECK_PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([str(ROOT / ".ci" / "gpu-train"), "--profile", "smoke", "teachers"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1].startswith("gpu-train: 8 runs stored in "), done.stdout[-2000:]
+    assert {p: p.read_bytes() for p in results.rglob("*") if p.is_file()} == before
+    parts = sorted(out.glob("runs.tar.gz.*"))
+    with open(tmp_path / "runs.tar.gz", "wb") as whole:
+        for part in parts:
+            whole.write(part.read_bytes())
+    with tarfile.open(tmp_path / "runs.tar.gz") as archive:
+        names = sorted(n for n in archive.getnames() if not archive.getmember(n).isdir())
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    records = [n for n in names if n.endswith(".json")]
+    assert len(records) == 8 and all(n.startswith("runs/smoke/vanilla/") for n in names)
+    assert names == sorted(r[:-len(".json")] + suffix for r in records for suffix in (".json", ".predictions.pt", ".pt"))
+    assert all(json.loads((tmp_path / "unpacked" / r).read_text())["config"]["profile"] == "smoke" for r in records)
+
+
+def test_gpu_train_without_a_study_says_what_to_give():
+    done = subprocess.run([str(ROOT / ".ci" / "gpu-train")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "gpu-train: name at least one study (kdsrc.studies), e.g. .ci/gpu-train tuning"
+
+
+def test_gpu_train_says_which_worker_failed_and_exits_non_zero(tmp_path):
+    results = tmp_path / "results"
+    (results / "runs" / "smoke" / "vanilla").mkdir(parents=True)
+    (results / "runs" / "smoke" / "vanilla" / "broken.json").write_text("{}")  # a record the study cannot read
+    env = {**os.environ, "KDSRC_RESULTS": str(results), "GPU_TRAIN_OUT": str(tmp_path / "out"), "WORKERS": "1",
+           "GPU_CHECK_PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([str(ROOT / ".ci" / "gpu-train"), "--profile", "smoke", "teachers"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("gpu-train: failed: teachers worker 1 (exit 2: kdsrc: error: stored run: cannot read")

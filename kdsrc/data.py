@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,26 +81,23 @@ def _from_torchvision(ds) -> Split:
 def _stage_fashion_files(source: Path, root: Path) -> Path | None:
     """Make a torchvision root under ``root`` from a folder holding the four IDX files (.gz or not).
 
-    Files are copied or decompressed to a temporary name and renamed, so an interruption never
-    leaves a truncated file behind.
+    Files are copied or decompressed to a temporary name of their own and renamed, so an
+    interruption never leaves a truncated file behind and processes staging at once (workers of one
+    study) never write into each other's file.
     """
     raw = root / "FashionMNIST" / "raw"
     for name in FASHION_FILES:
         if (raw / name).exists():
             continue
-        if (source / name).exists():
-            raw.mkdir(parents=True, exist_ok=True)
-            tmp = raw / f".{name}.partial"
-            shutil.copyfile(source / name, tmp)
-            os.replace(tmp, raw / name)
-        elif (source / f"{name}.gz").exists():
-            raw.mkdir(parents=True, exist_ok=True)
-            tmp = raw / f".{name}.partial"
-            with gzip.open(source / f"{name}.gz", "rb") as packed, open(tmp, "wb") as unpacked:
-                shutil.copyfileobj(packed, unpacked)
-            os.replace(tmp, raw / name)
-        else:
+        found = source / name if (source / name).exists() else source / f"{name}.gz"
+        if not found.exists():
             return None
+        raw.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.", suffix=".partial")
+        with (gzip.open(found) if found.suffix == ".gz" else open(found, "rb")) as packed, \
+                os.fdopen(handle, "wb") as unpacked:
+            shutil.copyfileobj(packed, unpacked)
+        os.replace(tmp, raw / name)
     return root
 
 

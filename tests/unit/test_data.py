@@ -110,6 +110,29 @@ def test_kdsrc_data_folder_of_gzipped_idx_files_is_staged_and_loaded(tmp_path, m
     assert torch.equal(train.images[:, 0], torch.as_tensor(images[:4], dtype=torch.uint8))
 
 
+
+def test_processes_staging_the_same_folder_at_once_all_succeed_with_whole_files(tmp_path):
+    """Workers of one study stage Fashion-MNIST into one folder at once: none may fail or leave
+    another a file it is still writing (each writes a temporary file of its own)."""
+    import multiprocessing
+    source, root = tmp_path / "idx", tmp_path / "staged"
+    source.mkdir()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10000, 28, 28))  # 8 MB of noise, so that the writes overlap
+    for prefix in ("train", "t10k"):
+        _write_idx(source / f"{prefix}-images-idx3-ubyte.gz", images)
+        _write_idx(source / f"{prefix}-labels-idx1-ubyte.gz", np.arange(10000) % 10)
+    workers = [multiprocessing.get_context("fork").Process(target=data._stage_fashion_files, args=(source, root)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    raw = root / "FashionMNIST" / "raw"
+    for name in data.FASHION_FILES:
+        assert (raw / name).read_bytes() == gzip.open(source / f"{name}.gz").read()
+    assert sorted(p.name for p in raw.iterdir()) == sorted(data.FASHION_FILES)
+
 @pytest.fixture
 def nowhere(tmp_path, monkeypatch):
     """No Fashion-MNIST anywhere: an empty $KDSRC_DATA, no Debian package, an empty cache."""

@@ -17,6 +17,11 @@ COMPATIBILITY_SETTINGS = {
 METHOD_LABELS = {"student alone": "vanilla", "KD": "kd", "FitNets": "fitnets", "AT": "at", "FSP": "fsp",
                  "AB": "ab", "SRRL": "srrl", "DHKD": "dhkd", "CE + BinaryKL, one head": "ce_binary_kl"}
 
+
+def method_names() -> dict[str, str]:
+    """The label of each method id of :data:`METHOD_LABELS` (its inverse), for tables indexed by id."""
+    return {method: name for name, method in METHOD_LABELS.items()}
+
 # The run options beyond a method's defaults with which chapter 10 stored a method's runs, so
 # that chapter 12 reads the same runs: the single-head CE + BinaryKL runs also measured their
 # two losses' gradients (chapter 9; instrumentation, not part of the method, but in the run id).

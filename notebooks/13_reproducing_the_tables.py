@@ -96,7 +96,7 @@ prose.glue(paper_epochs=recipe.epochs, paper_batch=recipe.batch_size, paper_lr=f
            paper_decay=1 / recipe.lr_decay, paper_milestones=f"{', '.join(map(str, first))} and {last}",
            paper_init=config.make_config("fsp", "paper").method_params["init_epochs"])
 cached_runs = plan_status[plan_status.teacher_cache]
-label = {method: name for name, method in book.METHOD_LABELS.items()}
+label = book.method_names()
 prose.glue(cached_methods=", ".join(label.get(m, distillers.METHODS[m].__name__) for m in dict.fromkeys(cached_runs.method))
            or "none",
            paper_views=int(plan_status.views.max()))

@@ -167,3 +167,25 @@ def test_reproduce_dry_run_with_a_cifar_root_exits_zero(cifar_root, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "" and proc.stdout.startswith("plan: 3 runs")
     assert not (tmp_path / "results").exists()
+
+
+def test_an_interrupted_training_says_so_in_one_line_and_resumes_when_run_again(tmp_path):
+    """Ctrl-C (or .ci/gpu-train's deadline, a SIGINT) during training: no traceback, exit 130, and
+    the same command then finishes the run from its checkpoint."""
+    import signal
+    import time
+    command = [sys.executable, "-m", "kdsrc", "train", "--method", "vanilla", "--profile", "smoke", "--set", "epochs=30",
+               "--results", str(tmp_path)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.rglob("*.ckpt")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # until the first epoch's checkpoint is written: training is under way
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["kdsrc: interrupted; the same command resumes from the last stored epoch"]
+    assert not list(tmp_path.rglob("*.json"))  # no run is stored half-trained
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["best_epoch"] >= 1

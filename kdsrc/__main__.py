@@ -363,7 +363,7 @@ def main(argv=None) -> int:
     except (ValueError, RuntimeError, OSError) as exc:
         print("kdsrc: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C, or a deadline's SIGINT (.ci/gpu-train): one line, no traceback
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback
         trains = args.command in ("train", "reproduce", "study", "retrain", "teachers")
         print("kdsrc: interrupted" + ("; the same command resumes from the last stored epoch" if trains else ""),
               file=sys.stderr)
